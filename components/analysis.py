@@ -1,0 +1,295 @@
+"""Run a sentence through a model -> :class:`Analysis`.
+
+This is the only module that touches torch tensors of a forward pass; it
+converts everything to float32 numpy at its edge. Axis order everywhere:
+``[layer, head, query, key]``.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+
+from components import capture
+from components.alignment import (
+    Token,
+    Unit,
+    aggregate_attention,
+    align_morphemes,
+    build_tokens,
+    build_units,
+    piece_label,
+    token_label,
+)
+from components.models import LoadedModel
+from components.morphemes import Morpheme, split_morphemes
+from components.sampling import TAIL_BINS, TOP_M, NextTokenLogits
+
+#: Longest input, in model tokens (``<bos>`` included). At 64 tokens the
+#: all-heads overview of Gemma is 18 x 4 x 64 x 64 = 295k cells, which a
+#: browser still draws in about a second.
+MAX_TOKENS = 64
+
+#: how many candidates per position get a readable label (the UI's top-k limit)
+LABELLED_TOP = 50
+
+#: Serialises model runs: two cores are better used by one forward pass at a
+#: time than by several fighting for them, and torch modules are shared.
+MODEL_LOCK = threading.Lock()
+
+
+class AnalysisError(ValueError):
+    """Bad input for an analysis. ``code`` lets a UI translate the message."""
+
+    def __init__(self, code: str, message: str, **params):
+        super().__init__(message)
+        self.code = code
+        self.params = params
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Everything the app shows about one sentence on one model."""
+
+    model_id: str
+    text: str
+    tokens: tuple[Token, ...]
+    morphemes: tuple[Morpheme, ...]
+    units: tuple[Unit, ...]  # rows/columns of the morpheme view
+    attentions: np.ndarray  # [layer, head, query, key] float32
+    masked: np.ndarray  # [layer, query, key] bool: True where the causal mask hides the key
+    unit_attentions: np.ndarray  # [layer, head, query_unit, key_unit] float32
+    next_logits: NextTokenLogits  # distribution of the token after each position
+    labels: Mapping[int, str]  # readable text of the token ids in the top lists
+    scores: np.ndarray | None = None  # [layer, head, query, key] raw q.k*scale, before the mask
+    unmasked_attentions: np.ndarray | None = None  # [layer, head, query, key]
+    unmasked_next_logits: NextTokenLogits | None = None
+
+    @property
+    def n_layers(self) -> int:
+        return int(self.attentions.shape[0])
+
+    @property
+    def n_heads(self) -> int:
+        return int(self.attentions.shape[1])
+
+    @property
+    def n_tokens(self) -> int:
+        return len(self.tokens)
+
+    @property
+    def token_labels(self) -> list[str]:
+        return [token_label(t) for t in self.tokens]
+
+    @property
+    def unit_labels(self) -> list[str]:
+        return [u.label for u in self.units]
+
+
+@dataclass(frozen=True)
+class SentenceScore:
+    """Log-probability of a whole sentence under a model."""
+
+    text: str
+    logprob: float  # natural log; sum over every token after the first
+    tokens: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ForwardPass:
+    """Raw results of one forward pass, already numpy."""
+
+    attentions: np.ndarray  # [layer, head, query, key] float32
+    masked: np.ndarray  # [layer, query, key] bool
+    scores: np.ndarray | None  # [layer, head, query, key] float32
+    next_logits: NextTokenLogits
+
+
+# ------------------------------------------------------------------ inputs
+
+
+def check_text(text: str) -> str:
+    """The text to analyse, or :class:`AnalysisError` if there is nothing to read."""
+    if not isinstance(text, str) or not text.strip():
+        raise AnalysisError("empty", "The sentence is empty: type a sentence such as 鳥がナク.")
+    return text
+
+
+def tokenize(loaded: LoadedModel, text: str, max_tokens: int = MAX_TOKENS) -> tuple[Token, ...]:
+    """Tokens of ``text`` with the model's own special tokens and character offsets."""
+    enc = loaded.tokenizer(text, return_offsets_mapping=True, add_special_tokens=True)
+    ids = list(enc["input_ids"])
+    if not ids:
+        raise AnalysisError("no_tokens", "The tokenizer produced no tokens for this text.")
+    if len(ids) > max_tokens:
+        raise AnalysisError(
+            "too_long",
+            f"The sentence is {len(ids)} tokens long; the limit is {max_tokens}. Shorten it.",
+            n=len(ids),
+            limit=max_tokens,
+        )
+    pieces = loaded.tokenizer.convert_ids_to_tokens(ids)
+    return build_tokens(text, ids, [tuple(o) for o in enc["offset_mapping"]], pieces, loaded.special_ids)
+
+
+def label_ids(loaded: LoadedModel, ids: Iterable[int]) -> dict[int, str]:
+    """Readable text for vocabulary ids (byte pieces never become �)."""
+    unique = sorted(set(int(i) for i in ids))
+    pieces = loaded.tokenizer.convert_ids_to_tokens(unique)
+    return {
+        i: piece_label(str(p), loaded.tokenizer.decode([i], skip_special_tokens=False))
+        for i, p in zip(unique, pieces)
+    }
+
+
+# ------------------------------------------------------------------- model
+
+
+def summarize_logits(logits) -> NextTokenLogits:
+    """``logits  # [position, vocab]`` torch float32 -> exact top-m + tail histogram."""
+    import torch
+
+    positions, vocab = logits.shape
+    m = min(TOP_M, vocab)
+    top = torch.topk(logits, m, dim=-1, sorted=True)
+    log_z = torch.logsumexp(logits.double(), dim=-1)
+    bins = TAIL_BINS
+    if vocab > m:
+        tail = logits.scatter(-1, top.indices, float("nan"))
+        lo = torch.nan_to_num(tail, nan=float("inf")).amin(dim=-1, keepdim=True)
+        hi = top.values[:, -1:]
+        width = torch.clamp(hi - lo, min=1e-6)
+        idx = torch.clamp(((tail - lo) / width * bins).floor(), 0, bins - 1)
+        idx = torch.where(torch.isnan(tail), torch.full_like(idx, bins), idx).long()
+        flat = (idx + torch.arange(positions).unsqueeze(1) * (bins + 1)).reshape(-1)
+        counts = torch.bincount(flat, minlength=positions * (bins + 1)).reshape(positions, bins + 1)
+        sums = torch.bincount(
+            flat, weights=torch.nan_to_num(tail, nan=0.0).double().reshape(-1), minlength=positions * (bins + 1)
+        ).reshape(positions, bins + 1)
+        counts, sums = counts[:, :bins], sums[:, :bins]
+        means = torch.where(counts > 0, sums / counts.clamp(min=1), torch.zeros_like(sums))
+    else:
+        counts = torch.zeros((positions, bins), dtype=torch.long)
+        means = torch.zeros((positions, bins), dtype=torch.double)
+    return NextTokenLogits(
+        top_ids=top.indices.numpy().astype(np.int64),
+        top_logits=top.values.numpy().astype(np.float32),
+        tail_logits=means.numpy().astype(np.float64),
+        tail_counts=counts.numpy().astype(np.int64),
+        log_z=log_z.numpy().astype(np.float64),
+    )
+
+
+def _masks_to_numpy(masks: Sequence, n_layers: int, n: int) -> np.ndarray:
+    out = np.zeros((n_layers, n, n), dtype=bool)
+    for layer, mask in enumerate(masks[:n_layers]):
+        if mask is None:
+            continue
+        m = mask[0, 0, :, -n:]
+        if m.dtype.is_floating_point:
+            import torch
+
+            out[layer] = (m <= torch.finfo(m.dtype).min / 2).numpy()
+        else:
+            out[layer] = (~m).numpy()
+    return out
+
+
+def run_forward(
+    loaded: LoadedModel, ids: Sequence[int], record_scores: bool = False, lift_mask: bool = False
+) -> ForwardPass:
+    """One forward pass over ``ids`` with attentions, optionally recording raw
+    scores or with the causal mask removed from every layer."""
+    import torch
+
+    if (record_scores or lift_mask) and not loaded.capture_ok:
+        raise AnalysisError(
+            "no_capture",
+            f"'{loaded.model_id}' uses an attention variant this tool cannot reproduce, "
+            "so raw scores and unmasked runs are unavailable for it.",
+        )
+    input_ids = torch.tensor([list(ids)], dtype=torch.long)
+    with MODEL_LOCK, torch.inference_mode(), capture.capturing(record_scores, lift_mask) as rec:
+        out = loaded.model(input_ids=input_ids, attention_mask=torch.ones_like(input_ids), output_attentions=True)
+    if not out.attentions:
+        raise AnalysisError(
+            "no_attentions", "attentions are empty: load the model with attn_implementation='eager'."
+        )
+    attentions = torch.stack([a[0] for a in out.attentions]).float().numpy()  # [layer, head, query, key]
+    n_layers, n = attentions.shape[0], attentions.shape[-1]
+    if loaded.capture_ok and not lift_mask:
+        masked = _masks_to_numpy(rec.masks, n_layers, n)
+    elif lift_mask:
+        masked = np.zeros((n_layers, n, n), dtype=bool)
+    else:  # plain eager: the causal triangle
+        masked = np.broadcast_to(np.triu(np.ones((n, n), dtype=bool), k=1), (n_layers, n, n)).copy()
+    scores = None
+    if record_scores:
+        scores = torch.stack([s[0] for s in rec.scores[:n_layers]]).float().numpy()
+    return ForwardPass(
+        attentions=np.ascontiguousarray(attentions, dtype=np.float32),
+        masked=masked,
+        scores=scores,
+        next_logits=summarize_logits(out.logits[0].float()),
+    )
+
+
+def run_analysis(
+    loaded: LoadedModel,
+    text: str,
+    scores: bool = False,
+    unmasked: bool = False,
+    max_tokens: int = MAX_TOKENS,
+) -> Analysis:
+    """Analyse ``text``: tokens, morphemes, attentions, next-token logits.
+
+    ``scores`` adds the raw pre-mask scores; ``unmasked`` adds a second run
+    with the causal mask lifted in every layer.
+    """
+    text = check_text(text)
+    tokens = tokenize(loaded, text, max_tokens)
+    morphemes = align_morphemes(split_morphemes(text), tokens)
+    units = build_units(tokens, morphemes)
+    ids = [t.id for t in tokens]
+    main = run_forward(loaded, ids, record_scores=scores)
+    lifted = run_forward(loaded, ids, lift_mask=True) if unmasked else None
+    shown = [main.next_logits.top_ids[:, :LABELLED_TOP]]
+    if lifted is not None:
+        shown.append(lifted.next_logits.top_ids[:, :LABELLED_TOP])
+    return Analysis(
+        model_id=loaded.model_id,
+        text=text,
+        tokens=tokens,
+        morphemes=morphemes,
+        units=units,
+        attentions=main.attentions,
+        masked=main.masked,
+        unit_attentions=aggregate_attention(main.attentions, units),
+        next_logits=main.next_logits,
+        labels=label_ids(loaded, np.concatenate([s.ravel() for s in shown])),
+        scores=main.scores,
+        unmasked_attentions=None if lifted is None else lifted.attentions,
+        unmasked_next_logits=None if lifted is None else lifted.next_logits,
+    )
+
+
+def score_sentences(loaded: LoadedModel, texts: Sequence[str], max_tokens: int = MAX_TOKENS) -> tuple[SentenceScore, ...]:
+    """Sum of log p(token | tokens before it) over every token after the first.
+
+    Sentences are tokenized exactly as :func:`run_analysis` does them, with
+    the model's special tokens (for Gemma, a leading ``<bos>``).
+    """
+    import torch
+
+    results = []
+    for text in texts:
+        tokens = tokenize(loaded, check_text(text), max_tokens)
+        ids = torch.tensor([[t.id for t in tokens]], dtype=torch.long)
+        with MODEL_LOCK, torch.inference_mode():
+            logits = loaded.model(input_ids=ids, attention_mask=torch.ones_like(ids)).logits[0].double()
+        logp = torch.log_softmax(logits[:-1], dim=-1).gather(1, ids[0, 1:].unsqueeze(1)).sum()
+        results.append(SentenceScore(text, float(logp), tuple(token_label(t) for t in tokens)))
+    return tuple(results)

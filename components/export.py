@@ -1,0 +1,114 @@
+"""JSON and CSV exports of an analysis.
+
+The JSON object is what ``python -m components analyze --json`` writes and
+what the app's download button gives. Nested lists keep the axis order
+``[layer][head][query][key]``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from components.alignment import aggregate_mask, token_label
+from components.analysis import Analysis
+from components.sampling import NextTokenLogits, top_tokens
+
+SCHEMA_VERSION = 1
+
+
+def _next_tokens(analysis: Analysis, logits: NextTokenLogits, top_k: int, temperature: float) -> list[dict]:
+    return [
+        {
+            "position": pos,
+            "top": [
+                {"id": tp.id, "text": tp.text, "prob": tp.prob}
+                for tp in top_tokens(logits, pos, analysis.labels, temperature, top_k)
+            ],
+        }
+        for pos in range(logits.n_positions)
+    ]
+
+
+def analysis_to_dict(analysis: Analysis, top_k: int = 10, temperature: float = 1.0) -> dict[str, Any]:
+    """A JSON-ready dict; ``next_tokens[i]`` is the distribution of the token after position i."""
+    out: dict[str, Any] = {
+        "schema": SCHEMA_VERSION,
+        "model": analysis.model_id,
+        "text": analysis.text,
+        "axes": "attentions[layer][head][query][key]",
+        "n_layers": analysis.n_layers,
+        "n_heads": analysis.n_heads,
+        "temperature": temperature,
+        "tokens": [
+            {
+                "index": t.index,
+                "id": t.id,
+                "text": t.piece if t.special else t.text,
+                "label": token_label(t),
+                "piece": t.piece,
+                "start": t.start,
+                "end": t.end,
+                "special": t.special,
+            }
+            for t in analysis.tokens
+        ],
+        "morphemes": [
+            {
+                "surface": m.surface,
+                "reading": m.reading,
+                "lemma": m.lemma,
+                "pos": m.pos,
+                "pos_detail": m.pos_detail,
+                "start": m.start,
+                "end": m.end,
+                "tokens": list(m.tokens),
+            }
+            for m in analysis.morphemes
+        ],
+        "attentions": analysis.attentions.tolist(),
+        "next_tokens": _next_tokens(analysis, analysis.next_logits, top_k, temperature),
+        "morpheme_units": [
+            {"label": u.label, "start": u.start, "end": u.end, "tokens": list(u.tokens), "morpheme": u.morpheme}
+            for u in analysis.units
+        ],
+        "morpheme_attentions": analysis.unit_attentions.tolist(),
+    }
+    if analysis.scores is not None:
+        # -inf never appears: these are the scores *before* the mask is added.
+        out["scores"] = analysis.scores.tolist()
+    if analysis.unmasked_attentions is not None:
+        out["unmasked_attentions"] = analysis.unmasked_attentions.tolist()
+    if analysis.unmasked_next_logits is not None:
+        out["unmasked_next_tokens"] = _next_tokens(
+            analysis, analysis.unmasked_next_logits, top_k, temperature
+        )
+    return out
+
+
+def analysis_to_json(analysis: Analysis, top_k: int = 10, temperature: float = 1.0) -> str:
+    return json.dumps(analysis_to_dict(analysis, top_k, temperature), ensure_ascii=False)
+
+
+def head_to_csv(analysis: Analysis, layer: int, head: int, view: str = "token") -> str:
+    """One head as CSV, a row per (query, key) cell. ``view`` is token or morpheme."""
+    if view == "morpheme":
+        weights = analysis.unit_attentions[layer, head]  # [query_unit, key_unit]
+        labels = analysis.unit_labels
+        masked = aggregate_mask(analysis.masked[layer], analysis.units)
+    else:
+        weights = analysis.attentions[layer, head]  # [query, key]
+        labels = analysis.token_labels
+        masked = analysis.masked[layer]
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["layer", "head", "query", "key", "query_text", "key_text", "weight", "masked"])
+    for q in range(weights.shape[0]):
+        for k in range(weights.shape[1]):
+            writer.writerow(
+                [layer, head, q, k, labels[q], labels[k], f"{float(weights[q, k]):.8g}", int(masked[q, k])]
+            )
+    return buf.getvalue()
+

