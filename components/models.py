@@ -137,6 +137,23 @@ def check_prepared(folder: Path | None = None, full: bool = True) -> list[str]:
     return problems
 
 
+def write_manifest(folder: Path, **extra: str) -> None:
+    """Record every file's size and sha256. Written last: its presence marks
+    the folder as complete."""
+    files = {
+        p.name: {"size": p.stat().st_size, "sha256": _sha256(p)}
+        for p in sorted(folder.iterdir())
+        if p.is_file() and p.name != MANIFEST
+    }
+    manifest = {
+        "format": MANIFEST_FORMAT,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        **extra,
+        "files": files,
+    }
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+
+
 def is_prepared() -> bool:
     """Cheap check (no hashing) used to decide whether to show a progress bar."""
     return not check_prepared(full=False)
@@ -217,19 +234,7 @@ def prepare_bundled(progress: Progress | None = None, force: bool = False) -> Pa
             tokenizer.save_pretrained(out)
             del plain
             report(STAGES["check"], "check")
-            files = {
-                p.name: {"size": p.stat().st_size, "sha256": _sha256(p)}
-                for p in sorted(out.iterdir())
-                if p.is_file()
-            }
-            manifest = {
-                "format": MANIFEST_FORMAT,
-                "source": gguf_pkg.MODEL_NAME,
-                "source_sha256": gguf_pkg.EXPECTED_SHA256,
-                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "files": files,
-            }
-            (out / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+            write_manifest(out, source=gguf_pkg.MODEL_NAME, source_sha256=gguf_pkg.EXPECTED_SHA256)
             if target.exists():
                 shutil.rmtree(target)
             os.replace(out, target)
