@@ -204,8 +204,7 @@ def aggregate_attention(attn: np.ndarray, units: Sequence[Unit]) -> np.ndarray:
     averaged over its query tokens**. Rows still sum to 1.
     """
     query_avg, key_sum = unit_matrices(units, attn.shape[-1])
-    out = np.einsum("uq,...qk,kv->...uv", query_avg, attn.astype(np.float64), key_sum)
-    return out.astype(np.float32)
+    return (query_avg.astype(np.float32) @ attn.astype(np.float32) @ key_sum.astype(np.float32)).astype(np.float32)
 
 
 def aggregate_mask(masked: np.ndarray, units: Sequence[Unit]) -> np.ndarray:

@@ -39,6 +39,8 @@ LABELLED_TOP = 50
 #: Serialises model runs: two cores are better used by one forward pass at a
 #: time than by several fighting for them, and torch modules are shared.
 MODEL_LOCK = threading.Lock()
+#: rows of logits summarised together (8 x 262k floats = 8 MB stays in cache)
+_CHUNK_ROWS = 8
 
 
 class AnalysisError(ValueError):
@@ -149,37 +151,44 @@ def label_ids(loaded: LoadedModel, ids: Iterable[int]) -> dict[int, str]:
 
 
 def summarize_logits(logits) -> NextTokenLogits:
-    """``logits  # [position, vocab]`` torch float32 -> exact top-m + tail histogram."""
+    """``logits  # [position, vocab]`` torch float32 -> exact top-m + tail histogram.
+
+    Runs once per analysis over Gemma's 262k vocabulary, so it must stay a
+    small fraction of the forward pass: rows are processed in chunks that
+    stay in cache across the three passes (top-k, log-sum-exp, histogram).
+    """
     import torch
 
     positions, vocab = logits.shape
     m = min(TOP_M, vocab)
-    top = torch.topk(logits, m, dim=-1, sorted=True)
-    log_z = torch.logsumexp(logits.double(), dim=-1)
     bins = TAIL_BINS
-    if vocab > m:
-        tail = logits.scatter(-1, top.indices, float("nan"))
-        lo = torch.nan_to_num(tail, nan=float("inf")).amin(dim=-1, keepdim=True)
-        hi = top.values[:, -1:]
-        width = torch.clamp(hi - lo, min=1e-6)
-        idx = torch.clamp(((tail - lo) / width * bins).floor(), 0, bins - 1)
-        idx = torch.where(torch.isnan(tail), torch.full_like(idx, bins), idx).long()
-        flat = (idx + torch.arange(positions).unsqueeze(1) * (bins + 1)).reshape(-1)
-        counts = torch.bincount(flat, minlength=positions * (bins + 1)).reshape(positions, bins + 1)
-        sums = torch.bincount(
-            flat, weights=torch.nan_to_num(tail, nan=0.0).double().reshape(-1), minlength=positions * (bins + 1)
-        ).reshape(positions, bins + 1)
-        counts, sums = counts[:, :bins], sums[:, :bins]
-        means = torch.where(counts > 0, sums / counts.clamp(min=1), torch.zeros_like(sums))
-    else:
-        counts = torch.zeros((positions, bins), dtype=torch.long)
-        means = torch.zeros((positions, bins), dtype=torch.double)
+    top_ids = torch.empty((positions, m), dtype=torch.long)
+    top_logits = torch.empty((positions, m), dtype=torch.float32)
+    log_z = torch.empty(positions, dtype=torch.float64)
+    counts = torch.zeros((positions, bins), dtype=torch.float32)
+    centers = torch.zeros((positions, bins), dtype=torch.float64)
+    for first in range(0, positions, _CHUNK_ROWS):
+        rows = slice(first, min(first + _CHUNK_ROWS, positions))
+        chunk = logits[rows]
+        top = torch.topk(chunk, m, dim=-1, sorted=True)
+        top_ids[rows], top_logits[rows] = top.indices, top.values
+        log_z[rows] = torch.logsumexp(chunk, dim=-1).double()
+        if vocab == m:
+            continue
+        lo, hi = chunk.amin(dim=-1).tolist(), top.values[:, -1].tolist()
+        for i, (a, b) in enumerate(zip(lo, hi)):
+            b = max(b, a + 1e-6)  # all tail logits equal: one bin holds them all
+            counts[first + i] = torch.histc(chunk[i], bins=bins, min=a, max=b)
+            centers[first + i] = torch.linspace(a, b, bins + 1, dtype=torch.float64)[:-1] + (b - a) / (2 * bins)
+        # histc counts values equal to its max, so the m-th top logit (and its
+        # equals inside the top) sit in the last bin once too many
+        counts[rows, -1] -= (top.values == top.values[:, -1:]).sum(dim=-1).float()
     return NextTokenLogits(
-        top_ids=top.indices.numpy().astype(np.int64),
-        top_logits=top.values.numpy().astype(np.float32),
-        tail_logits=means.numpy().astype(np.float64),
-        tail_counts=counts.numpy().astype(np.int64),
-        log_z=log_z.numpy().astype(np.float64),
+        top_ids=top_ids.numpy(),
+        top_logits=top_logits.numpy(),
+        tail_logits=centers.numpy(),
+        tail_counts=counts.numpy().round().astype(np.int64),
+        log_z=log_z.numpy(),
     )
 
 

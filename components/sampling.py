@@ -4,7 +4,7 @@ An analysis keeps, for every position, the exact top-``m`` logits and a
 histogram of the other ~262k (the "tail"). That is enough to re-score the
 distribution at any temperature without running the model again:
 
-    p_T(i) = exp(l_i / T) / Z(T),   Z(T) = sum_top exp(l/T) + sum_bins n_b exp(mean_b / T)
+    p_T(i) = exp(l_i / T) / Z(T),   Z(T) = sum_top exp(l/T) + sum_bins n_b exp(centre_b / T)
 
 At T = 1 the exact normaliser (computed from all logits) is used, so the
 numbers equal a plain softmax. Elsewhere the tail term is approximated per
@@ -21,7 +21,7 @@ import numpy as np
 #: the exact logits kept per position
 TOP_M = 256
 #: histogram bins for the rest of the vocabulary
-TAIL_BINS = 512
+TAIL_BINS = 1024
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class NextTokenLogits:
 
     top_ids: np.ndarray  # [position, m] int64, by descending logit
     top_logits: np.ndarray  # [position, m] float32
-    tail_logits: np.ndarray  # [position, bin] float64: mean logit of the tail tokens in a bin
+    tail_logits: np.ndarray  # [position, bin] float64: centre logit of each tail bin
     tail_counts: np.ndarray  # [position, bin] int64: how many tail tokens fell in the bin
     log_z: np.ndarray  # [position] float64: exact log-sum-exp of all logits at T = 1
 
