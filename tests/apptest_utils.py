@@ -1,0 +1,54 @@
+"""Helpers for driving the app with streamlit.testing.v1.AppTest."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+
+import numpy as np
+
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT
+
+APP = str(ROOT / "viz_app.py")
+
+
+def new_app(model: str = "tiny-random", **state) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.session_state["model"] = model
+    for key, value in state.items():
+        at.session_state[key] = value
+    return at
+
+
+def charts(at: AppTest) -> dict[str, dict]:
+    """Plotly figures on the page, by widget key (head_heatmap, overview, ...)."""
+    return {node.proto.id.rsplit("-", 1)[-1]: json.loads(node.proto.spec) for node in at.get("plotly_chart")}
+
+
+def array(value) -> np.ndarray:
+    """A Plotly JSON array, plain list or typed ({dtype, bdata, shape})."""
+    if isinstance(value, dict) and "bdata" in value:
+        data = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        shape = value.get("shape")
+        if shape:
+            data = data.reshape([int(n) for n in str(shape).split(",")])
+        return data.astype(float)
+    return np.array(value, dtype=float)
+
+
+def tick_labels(axis: dict) -> list[str]:
+    return [html.unescape(t) for t in axis.get("ticktext", [])]
+
+
+def messages(at: AppTest) -> list[str]:
+    return [e.value for e in list(at.error) + list(at.warning) + list(at.info)]
+
+
+def count_model_calls(model):
+    """Attach a counter to a loaded model's forward pass; returns (calls, remove)."""
+    calls: list[int] = []
+    handle = model.register_forward_pre_hook(lambda *_: calls.append(1))
+    return calls, handle.remove

@@ -1,0 +1,156 @@
+"""The explorer page, driven by widget keys with AppTest (tiny model unless noted)."""
+
+import numpy as np
+import pytest
+import streamlit as st
+
+from apptest_utils import array, charts, count_model_calls, messages, new_app, tick_labels
+from components.analysis import MAX_TOKENS
+from components.ui.shell import get_model
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches():
+    st.cache_data.clear()
+    yield
+
+
+@pytest.fixture
+def app():
+    at = new_app()
+    at.run()
+    assert not at.exception
+    return at
+
+
+def test_page_renders_without_exception(app):
+    assert not app.exception
+    assert set(charts(app)) == {"head_heatmap", "next_tokens", "overview"}
+
+
+def test_morpheme_strip_shows_the_morphemes(app):
+    strip = app.dataframe[0].value
+    assert list(strip.columns) == ["鳥", "が", "ナク"]
+    assert strip.loc["読み"].tolist() == ["トリ", "ガ", "ナク"]
+    assert strip.loc["モデルのトークン"].tolist() == ["鳥", "が", "ナ | ク"]
+
+
+def test_heatmap_axes_are_the_tokens(app):
+    fig = charts(app)["head_heatmap"]
+    assert tick_labels(fig["layout"]["xaxis"]) == ["<bos>", "鳥", "が", "ナ", "ク"]
+    assert tick_labels(fig["layout"]["yaxis"]) == ["<bos>", "鳥", "が", "ナ", "ク"]
+    assert fig["layout"]["yaxis"]["autorange"] == "reversed", "queries run top to bottom"
+
+
+def test_masked_cells_are_drawn_as_masked(app):
+    weights, mask, marks = charts(app)["head_heatmap"]["data"]
+    z = array(weights["z"])
+    m = array(mask["z"])
+    future = np.triu(np.ones((5, 5), dtype=bool), 1)
+    assert np.all(np.isnan(z[future])), "future cells carry no weight colour"
+    assert np.all(m[future] == 1) and np.all(np.isnan(m[~future])), "and are painted by the mask layer"
+    assert marks["type"] == "scatter" and len(array(marks["x"])) == future.sum()
+    assert "マスク" in marks["name"], "the legend names the mask"
+    assert not np.isnan(z[~future]).any()
+
+
+def test_view_changes_never_run_the_model_again(app):
+    calls, remove = count_model_calls(get_model("tiny-random").model)
+    try:
+        app.slider(key="layer").set_value(1).run()
+        app.slider(key="head").set_value(1).run()
+        app.slider(key="temperature").set_value(0.5).run()
+        app.number_input(key="top_k").set_value(5).run()
+        app.toggle(key="hide_sink").set_value(True).run()
+        app.select_slider(key="pos").set_value(2).run()
+        assert not app.exception
+        assert calls == [], "layer/head/temperature/top-k/view/position re-slice the cached analysis"
+        title = charts(app)["head_heatmap"]["layout"]["title"]["text"]
+        assert "1" in title
+        bars = charts(app)["next_tokens"]["data"][0]
+        assert len(array(bars["x"])) == 5
+        app.text_input(key="text").input("雨が激しく降る").run()
+        assert len(calls) == 1, "a new sentence runs the model once"
+    finally:
+        remove()
+
+
+def test_morpheme_view_and_sink_toggle(app):
+    app.segmented_control(key="view").set_value("morpheme").run()
+    fig = charts(app)["head_heatmap"]
+    assert tick_labels(fig["layout"]["xaxis"]) == ["<bos>", "鳥", "が", "ナク"]
+    app.toggle(key="hide_sink").set_value(True).run()
+    fig = charts(app)["head_heatmap"]
+    assert tick_labels(fig["layout"]["xaxis"]) == ["鳥", "が", "ナク"]
+    z = array(fig["data"][0]["z"])
+    np.testing.assert_allclose(np.nansum(z[1:], axis=1), 1.0, atol=1e-5)
+
+
+def test_temperature_rescores_the_bars(app):
+    before = array(charts(app)["next_tokens"]["data"][0]["x"])
+    app.slider(key="temperature").set_value(0.3).run()
+    after = array(charts(app)["next_tokens"]["data"][0]["x"])
+    assert after[0] > before[0], "a low temperature sharpens the top candidate"
+
+
+def test_overview_has_every_head_in_one_trace(app):
+    fig = charts(app)["overview"]
+    heat = [trace for trace in fig["data"] if trace["type"] == "heatmap"]
+    assert len(heat) == 2, "one trace of weights and one of the mask, however many heads"
+    picks = [trace for trace in fig["data"] if trace["type"] == "scatter"][0]
+    assert len(picks["customdata"]) == 2 * 2
+
+
+def test_examples_are_one_click_away(app):
+    app.pills(key="example").set_value("雨が激しく降る").run()
+    assert app.text_input(key="text").value == "雨が激しく降る"
+    assert list(app.dataframe[0].value.columns) == ["雨", "が", "激しく", "降る"]
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\u3000"])
+def test_empty_input_keeps_the_last_good_view(app, text):
+    app.text_input(key="text").input(text).run()
+    assert not app.exception
+    assert any("空" in m for m in messages(app))
+    assert "head_heatmap" in charts(app), "the last good view stays"
+    assert list(app.dataframe[0].value.columns) == ["鳥", "が", "ナク"]
+
+
+def test_too_long_input_names_the_limit(app):
+    app.text_input(key="text").input("あ" * (MAX_TOKENS + 10)).run()
+    assert not app.exception
+    assert any(str(MAX_TOKENS) in m for m in messages(app))
+    assert "head_heatmap" in charts(app), "the last good view stays"
+
+
+def test_unloadable_model_keeps_the_previous_one(app):
+    app.selectbox(key="model").set_value("custom").run()
+    app.text_input(key="model_path").input("/no/such/model/folder").run()
+    assert not app.exception
+    assert any("/no/such/model/folder" in m for m in messages(app))
+    assert "head_heatmap" in charts(app)
+
+
+def test_english_interface(app):
+    app.selectbox(key="lang").set_value("en").run()
+    assert not app.exception
+    assert app.title[0].value == "Attention Classroom"
+    assert "Reading" in app.dataframe[0].value.index
+
+
+def test_downloads_are_offered(app):
+    keys = {d.key for d in app.get("download_button")}
+    assert {"download_json", "download_csv"} <= keys
+
+
+@pytest.mark.integration
+def test_default_page_on_the_bundled_gemma(gemma):
+    at = new_app(model="gemma-3-270m")
+    at.run()
+    assert not at.exception
+    assert list(at.dataframe[0].value.columns) == ["鳥", "が", "ナク"]
+    fig = charts(at)
+    assert tick_labels(fig["head_heatmap"]["layout"]["xaxis"]) == ["<bos>", "鳥", "が", "ナ", "ク"]
+    picks = [trace for trace in fig["overview"]["data"] if trace["type"] == "scatter"][0]
+    assert len(picks["customdata"]) == 72
+    assert any("Gemma" in c.value for c in at.caption)
