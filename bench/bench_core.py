@@ -13,6 +13,7 @@ import argparse
 import os
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -63,20 +64,25 @@ def main() -> None:
     _quiet_transformers()
     rows = []
     if args.prepare:
+        # in a child process, so that its time and peak memory are its own
         with tempfile.TemporaryDirectory() as tmp:
-            os.environ[models.CACHE_ENV] = tmp
+            env = {**os.environ, models.CACHE_ENV: tmp}
             t0 = time.perf_counter()
-            models.prepare_bundled()
-            rows.append(("first-ever prepare (assemble, verify, convert, save)", time.perf_counter() - t0, "<= 150 s"))
-            del os.environ[models.CACHE_ENV]
+            subprocess.run([sys.executable, "-m", "components", "prepare"], env=env, check=True,
+                           cwd=Path(__file__).resolve().parents[1], capture_output=True)
+            elapsed = time.perf_counter() - t0
+            child_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
+            rows.append(("first-ever prepare (assemble, verify, convert, save)", elapsed, "<= 150 s"))
+            rows.append(("  peak memory of that prepare (GB)", child_peak, "<= 3 GB"))
     models.prepare_bundled()
     t0 = time.perf_counter()
     loaded = models.load_model(models.BUNDLED_ID)
     rows.append(("load from prepared cache (incl. sha256 check)", time.perf_counter() - t0, "<= 15 s"))
 
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, repeats {args.repeats} (median)\n")
-    for line in rows:
-        print(f"{line[0]:<52} {line[1]:8.2f} s   target {line[2]}")
+    for name, value, target in rows:
+        unit = "" if "GB" in name else " s"
+        print(f"{name:<52} {value:8.2f}{unit:2}   target {target}")
     print()
     print(f"{'tokens':>6} | {'bare forward (s)':>16} | {'full analysis (s)':>17} | {'ratio':>5} | target")
     print(f"{'-' * 6}-+-{'-' * 16}-+-{'-' * 17}-+-{'-' * 5}-+-------")
@@ -93,7 +99,7 @@ def main() -> None:
 
         tb, ta = _paired_medians(bare, full, args.repeats)
         print(f"{n:>6} | {tb:16.3f} | {ta:17.3f} | {ta / tb:5.2f} | <= 1.3")
-    print(f"\npeak memory (max RSS of this process): {_peak_rss_gb():.2f} GB   target <= 3 GB")
+    print(f"\npeak memory of load + analyses (max RSS): {_peak_rss_gb():.2f} GB   target <= 3 GB")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,9 @@ DIFF_SCALE = "RdBu_r"
 MASK_COLOUR = "#8a8a8a"
 MASK_MARK = "rgba(255,255,255,0.9)"
 HIGHLIGHT = "#d62728"
+#: beyond this many tokens the masked cells are grey without an × each
+#: (thousands of SVG marks would slow the page for no legibility)
+MARKED_MAX = 24
 BAR = "#4c78a8"
 
 
@@ -97,14 +100,16 @@ def attention_heatmap(
                 y=list(range(n_q)),
                 colorscale=[[0, MASK_COLOUR], [1, MASK_COLOUR]],
                 showscale=False,
-                hovertemplate=f"%{{text}}<br>{safe(masked_hover)}<extra></extra>",
-                text=hover,
+                hovertemplate=f"{safe(masked_hover)}<extra></extra>",
                 xgap=1,
                 ygap=1,
                 name=safe(masked_name),
             )
         )
         qs, ks = np.nonzero(masked)
+        if max(n_q, n_k) > MARKED_MAX:
+            # cells too small to carry a mark; one off-screen point keeps the legend entry
+            qs, ks = np.array([-10]), np.array([-10])
         fig.add_trace(
             go.Scatter(
                 x=ks,
@@ -119,6 +124,8 @@ def attention_heatmap(
                 showlegend=True,
             )
         )
+    if max(n_q, n_k) > MARKED_MAX:
+        fig.update_traces(xgap=0, ygap=0, selector={"type": "heatmap"})
     side = max(n_q, n_k)
     cell = max(12, min(56, 560 // max(side, 1)))
     _layout(fig, font_size, height or int(190 + side * cell), title)
@@ -152,6 +159,32 @@ def overview_gap(n_tokens: int) -> int:
     return max(1, n_tokens // 8)
 
 
+#: the overview sends weights as bytes: 0..250 is the weight x 250, then two codes
+_Q_MAX, _Q_MASKED, _Q_GAP = 250, 252, 254
+
+
+def quantized_overview(attentions: np.ndarray, masked: np.ndarray) -> np.ndarray:
+    """``[layer, head, query, key]`` weights -> the uint8 overview grid: weight
+    x 250 (0.004 steps, plenty for a thumbnail), 252 masked, 254 gap. One byte
+    a cell keeps a 64-token Gemma overview (360k cells) under half a megabyte."""
+    n_layers, n_heads, n_q, n_k = attentions.shape
+    codes = np.rint(np.clip(attentions, 0.0, 1.0) * _Q_MAX).astype(np.uint8)
+    codes = np.where(np.broadcast_to(masked[:, None], codes.shape), np.uint8(_Q_MASKED), codes)
+    grid = overview_grid(codes.astype(np.float32), overview_gap(max(n_q, n_k)))
+    return np.where(np.isnan(grid), _Q_GAP, grid).astype(np.uint8)
+
+
+def _quantized_scale(colorscale: str, masked_colour: str, gap_colour: str = "white") -> list:
+    import plotly.colors as pc
+
+    base = pc.get_colorscale(colorscale)
+    top = _Q_MAX / 255
+    stops = [[pos * top, colour] for pos, colour in base]
+    stops += [[(_Q_MAX + 0.5) / 255, masked_colour], [(_Q_MASKED + 1) / 255, masked_colour]]
+    stops += [[(_Q_MASKED + 1.01) / 255, gap_colour], [1.0, gap_colour]]
+    return stops
+
+
 def all_heads_figure(
     attentions: np.ndarray,  # [layer, head, query, key]
     masked: np.ndarray,  # [layer, query, key] bool
@@ -162,33 +195,25 @@ def all_heads_figure(
     hover_name: str = "layer %{customdata[0]}, head %{customdata[1]}",
     font_size: int = 12,
     colorscale: str = WEIGHT_SCALE,
-    zmin: float = 0.0,
-    zmax: float = 1.0,
     max_width: int = 1100,
 ) -> go.Figure:
     """Every head as a small multiple on one colour scale: layers across,
-    heads down. One heatmap trace with NaN gaps holds all the weights (one
-    more holds the mask), so 72 heads cost two traces, not 72. A marker over
-    each block can be clicked to open that head."""
+    heads down. One heatmap trace of bytes holds every weight, mask and gap,
+    so 72 heads cost one trace, not 72. A marker over each block can be
+    clicked to open that head."""
     n_layers, n_heads, n_q, n_k = attentions.shape
     gap = overview_gap(max(n_q, n_k))
-    per_head_mask = np.broadcast_to(masked[:, None], attentions.shape)
-    # three decimals are plenty for a thumbnail and keep the page light
-    values = np.round(overview_grid(np.where(per_head_mask, np.nan, attentions), gap), 3)
+    grid = quantized_overview(attentions, masked)
     fig = go.Figure()
     fig.add_trace(
         go.Heatmap(
-            z=values, colorscale=colorscale, zmin=zmin, zmax=zmax, hoverinfo="skip",
-            colorbar={"title": {"text": safe(value_name)}, "thickness": 12},
+            z=grid, colorscale=_quantized_scale(colorscale, "#c8c8c8"), zmin=0, zmax=255, hoverinfo="skip",
+            colorbar={
+                "title": {"text": safe(value_name)}, "thickness": 12,
+                "tickvals": [0, 62.5, 125, 187.5, 250], "ticktext": ["0", "0.25", "0.5", "0.75", "1"],
+            },
         )
     )
-    if masked.any():
-        fig.add_trace(
-            go.Heatmap(
-                z=overview_grid(np.where(per_head_mask, 1.0, np.nan), gap),
-                colorscale=[[0, "#c8c8c8"], [1, "#c8c8c8"]], showscale=False, hoverinfo="skip",
-            )
-        )
     block_x = [layer * (n_k + gap) + (n_k - 1) / 2 for layer in range(n_layers)]
     block_y = [head * (n_q + gap) + (n_q - 1) / 2 for head in range(n_heads)]
     block_px = max(24, min(130, (max_width - 140) // n_layers))
@@ -206,7 +231,7 @@ def all_heads_figure(
     )
     # square cells: the plot's height follows from its width and the grid's shape
     plot_w = n_layers * (block_px + 6)
-    grid_h, grid_w = values.shape
+    grid_h, grid_w = grid.shape
     plot_h = int(plot_w * grid_h / grid_w)
     _layout(fig, font_size, plot_h + 100)
     fig.update_layout(

@@ -224,10 +224,14 @@ def prepare_bundled(progress: Progress | None = None, force: bool = False) -> Pa
             report(STAGES["save"], "save")
             # A GGUF-loaded model refuses save_pretrained; copy its weights into a
             # plain model of the same config. float32 keeps the numbers identical.
-            plain = AutoModelForCausalLM.from_config(
-                _strip_quantization(quantized.config), dtype=torch.float32, attn_implementation="eager"
-            )
-            plain.load_state_dict(quantized.state_dict(), strict=True)
+            # Built on the meta device and filled with assign=True, the copy
+            # shares the de-quantised tensors instead of doubling memory.
+            with torch.device("meta"):
+                plain = AutoModelForCausalLM.from_config(
+                    _strip_quantization(quantized.config), dtype=torch.float32, attn_implementation="eager"
+                )
+            plain.load_state_dict(quantized.state_dict(), strict=True, assign=True)
+            plain.tie_weights()
             del quantized
             out = work / "model"
             plain.save_pretrained(out, safe_serialization=True)

@@ -57,8 +57,8 @@ def test_masked_cells_are_drawn_as_masked(app):
 def test_view_changes_never_run_the_model_again(app):
     calls, remove = count_model_calls(get_model("tiny-random").model)
     try:
-        app.slider(key="layer").set_value(1).run()
-        app.slider(key="head").set_value(1).run()
+        app.segmented_control(key="layer").set_value(1).run()
+        app.segmented_control(key="head").set_value(1).run()
         app.slider(key="temperature").set_value(0.5).run()
         app.number_input(key="top_k").set_value(5).run()
         app.toggle(key="hide_sink").set_value(True).run()
@@ -96,7 +96,7 @@ def test_temperature_rescores_the_bars(app):
 def test_overview_has_every_head_in_one_trace(app):
     fig = charts(app)["overview"]
     heat = [trace for trace in fig["data"] if trace["type"] == "heatmap"]
-    assert len(heat) == 2, "one trace of weights and one of the mask, however many heads"
+    assert len(heat) == 1, "one trace holds every head, however many"
     picks = [trace for trace in fig["data"] if trace["type"] == "scatter"][0]
     assert len(picks["customdata"]) == 2 * 2
 

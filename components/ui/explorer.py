@@ -61,16 +61,16 @@ def render_detail(analysis: Analysis) -> None:
     st.subheader(tr("detail_header"))
     shell.clamp_state("layer", analysis.n_layers)
     shell.clamp_state("head", analysis.n_heads)
-    c1, c2 = st.columns(2)
-    if analysis.n_layers > 1:
-        c1.slider(tr("layer"), 0, analysis.n_layers - 1, key="layer")
-    if analysis.n_heads > 1:
-        c2.slider(tr("head"), 0, analysis.n_heads - 1, key="head")
-    c3, c4 = st.columns(2)
+    # one click per layer/head: segmented controls answer at once, where a
+    # slider waits out its drag debounce
+    st.segmented_control(tr("layer"), list(range(analysis.n_layers)), key="layer", required=True)
+    c2, c3 = st.columns([1, 2])
+    c2.segmented_control(tr("head"), list(range(analysis.n_heads)), key="head", required=True)
     c3.segmented_control(
-        tr("view"), ["token", "morpheme"], key="view", help=tr("view_help"),
+        tr("view"), ["token", "morpheme"], key="view", help=tr("view_help"), required=True,
         format_func=lambda v: tr(f"view_{v}"),
     )
+    c4 = st
     c4.toggle(tr("hide_sink"), key="hide_sink", help=tr("hide_sink_help"))
     view = st.session_state.get("view") or "token"
     hv, fig = build_head_figure(

@@ -3,6 +3,7 @@ and the cached model/analysis getters. Only ``components.ui`` calls ``st.*``."""
 
 from __future__ import annotations
 
+import gc
 import re
 
 import streamlit as st
@@ -64,7 +65,14 @@ def init_state() -> None:
 @st.cache_resource(max_entries=2, show_spinner=False)
 def get_model(model_id: str) -> models.LoadedModel:
     """One copy of each model for every session; at most two models in memory."""
-    return models.load_model(model_id)
+    gc.unfreeze()  # let a model evicted from this cache be collected
+    loaded = models.load_model(model_id)
+    # A loaded model and its tokenizer leave ~400k tracked objects behind; a
+    # full garbage collection then takes ~0.25 s and lands at random moments
+    # (a layer switch, say). Freezing moves them out of the collector's scans.
+    gc.collect()
+    gc.freeze()
+    return loaded
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

@@ -1,0 +1,90 @@
+"""Figure builders: pure functions from arrays to go.Figure."""
+
+import numpy as np
+
+from components import figures
+from components.i18n import LANGS, STRINGS, t
+from components.sampling import TokenProb
+
+
+def _causal(n):
+    rng = np.random.default_rng(1)
+    w = np.tril(rng.random((n, n)))
+    return w / w.sum(-1, keepdims=True), np.triu(np.ones((n, n), dtype=bool), 1)
+
+
+def test_heatmap_separates_masked_cells_from_zero_weight():
+    w, m = _causal(4)
+    w[3, 1] = 0.0  # a real zero must stay a coloured cell
+    fig = figures.attention_heatmap(w, m, list("abcd"), list("abcd"))
+    weights, mask, marks = fig.data
+    z = np.asarray(weights.z, dtype=float)
+    assert z[3, 1] == 0.0 and np.isnan(z[0, 1])
+    assert np.array_equal(~np.isnan(np.asarray(mask.z, dtype=float)), m)
+    assert marks.showlegend and len(marks.x) == m.sum()
+
+
+def test_heatmap_without_mask_has_no_mask_layer():
+    w = np.full((3, 3), 1 / 3)
+    fig = figures.attention_heatmap(w, np.zeros((3, 3), bool), list("abc"), list("abc"))
+    assert len(fig.data) == 1
+
+
+def test_duplicate_labels_keep_separate_rows():
+    w, m = _causal(3)
+    fig = figures.attention_heatmap(w, m, ["が", "が", "が"], ["が", "が", "が"])
+    assert list(fig.layout.yaxis.tickvals) == [0, 1, 2]
+    assert list(fig.layout.yaxis.ticktext) == ["が", "が", "が"]
+
+
+def test_user_text_is_escaped_for_plotly():
+    w, m = _causal(2)
+    fig = figures.attention_heatmap(w, m, ["<b>x</b>", "<script>"], ["<b>x</b>", "<script>"], title="<i>t</i>")
+    assert list(fig.layout.xaxis.ticktext) == ["&lt;b&gt;x&lt;/b&gt;", "&lt;script&gt;"]
+    assert "<i>" not in fig.layout.title.text
+    bars = figures.next_token_figure([TokenProb(1, "<br>", 0.5)])
+    assert list(bars.layout.yaxis.ticktext) == ["&lt;br&gt;"]
+
+
+def test_overview_grid_places_blocks_with_gaps():
+    att = np.arange(2 * 3 * 2 * 2, dtype=float).reshape(2, 3, 2, 2)  # [layer, head, query, key]
+    grid = figures.overview_grid(att, gap=1)
+    assert grid.shape == (3 * 3 - 1, 2 * 3 - 1)  # heads down, layers across
+    np.testing.assert_array_equal(grid[3:5, 3:5], att[1, 1])
+    assert np.isnan(grid[2]).all() and np.isnan(grid[:, 2]).all()
+
+
+def test_overview_is_one_byte_heatmap_for_72_heads():
+    n = 6
+    weights, causal = _causal(n)
+    att = np.broadcast_to(weights, (18, 4, n, n)).copy()
+    mask = np.broadcast_to(causal, (18, n, n))
+    fig = figures.all_heads_figure(att, mask)
+    assert [tr.type for tr in fig.data] == ["heatmap", "scatter"]
+    z = np.asarray(fig.data[0].z)
+    assert z.dtype == np.uint8
+    block = z[0:n, 0:n].astype(int)  # layer 0, head 0
+    assert np.all(block[causal] == 252), "masked cells have their own code"
+    np.testing.assert_allclose(block[~causal] / 250, weights[~causal], atol=0.5 / 250)
+    assert np.all(z[n, :] == 254), "gaps between heads"
+    assert len(fig.data[1].customdata) == 72
+    assert list(fig.data[1].customdata[5 * 4 + 2]) == [5, 2]
+
+
+def test_next_token_bars_highlight_the_sampled_token():
+    cands = [TokenProb(7, "鳴", 0.4), TokenProb(8, "泣", 0.1)]
+    fig = figures.next_token_figure(cands, highlight=8)
+    colours = list(fig.data[0].marker.color)
+    assert colours[1] == figures.HIGHLIGHT and colours[0] != figures.HIGHLIGHT
+
+
+def test_every_ui_string_exists_in_both_languages_with_the_same_fields():
+    import string
+
+    for key, entry in STRINGS.items():
+        assert set(entry) == set(LANGS), key
+        fields = [{f for _, f, _, _ in string.Formatter().parse(entry[lang]) if f} for lang in LANGS]
+        assert fields[0] == fields[1], key
+        assert all(entry[lang].strip() for lang in LANGS), key
+    assert t("app_title", "en") == "Attention Classroom"
+    assert t("app_title", "fr") == t("app_title", "ja"), "unknown languages fall back to Japanese"
