@@ -5,13 +5,14 @@
 
 import streamlit as st
 
-from components.ui import explorer, shell
+from components.ui import shell
 from components.ui.shell import tr
 
 st.set_page_config(page_title="Attention Classroom", page_icon="🐦", layout="wide")
 shell.init_state()
 shell.render_sidebar()
 pages = [
-    st.Page(explorer.render, title=tr("page_explorer"), url_path="explorer", default=True),
+    st.Page("components/ui/explorer.py", title=tr("page_explorer"), url_path="explorer", default=True),
+    st.Page("components/ui/mask.py", title=tr("page_mask"), url_path="mask"),
 ]
 st.navigation(pages).run()

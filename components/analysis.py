@@ -69,6 +69,7 @@ class Analysis:
     scores: np.ndarray | None = None  # [layer, head, query, key] raw q.k*scale, before the mask
     unmasked_attentions: np.ndarray | None = None  # [layer, head, query, key]
     unmasked_next_logits: NextTokenLogits | None = None
+    unmasked_shift: np.ndarray | None = None  # [position] total variation between the two next-token distributions
 
     @property
     def n_layers(self) -> int:
@@ -108,6 +109,7 @@ class ForwardPass:
     masked: np.ndarray  # [layer, query, key] bool
     scores: np.ndarray | None  # [layer, head, query, key] float32
     next_logits: NextTokenLogits
+    log_probs: object = None  # torch [position, vocab]: full next-token log-probabilities, not cached
 
 
 # ------------------------------------------------------------------ inputs
@@ -208,10 +210,15 @@ def _masks_to_numpy(masks: Sequence, n_layers: int, n: int) -> np.ndarray:
 
 
 def run_forward(
-    loaded: LoadedModel, ids: Sequence[int], record_scores: bool = False, lift_mask: bool = False
+    loaded: LoadedModel,
+    ids: Sequence[int],
+    record_scores: bool = False,
+    lift_mask: bool = False,
+    keep_log_probs: bool = False,
 ) -> ForwardPass:
     """One forward pass over ``ids`` with attentions, optionally recording raw
-    scores or with the causal mask removed from every layer."""
+    scores or with the causal mask removed from every layer. ``keep_log_probs``
+    also returns the full next-token log-probabilities (a torch tensor)."""
     import torch
 
     if (record_scores or lift_mask) and not loaded.capture_ok:
@@ -243,6 +250,7 @@ def run_forward(
         masked=masked,
         scores=scores,
         next_logits=summarize_logits(out.logits[0].float()),
+        log_probs=torch.log_softmax(out.logits[0].double(), dim=-1) if keep_log_probs else None,
     )
 
 
@@ -263,8 +271,13 @@ def run_analysis(
     morphemes = align_morphemes(split_morphemes(text), tokens)
     units = build_units(tokens, morphemes)
     ids = [t.id for t in tokens]
-    main = run_forward(loaded, ids, record_scores=scores)
-    lifted = run_forward(loaded, ids, lift_mask=True) if unmasked else None
+    main = run_forward(loaded, ids, record_scores=scores, keep_log_probs=unmasked)
+    lifted = run_forward(loaded, ids, lift_mask=True, keep_log_probs=True) if unmasked else None
+    shift = None
+    if lifted is not None:
+        # exact, over the whole vocabulary: how much probability the mask moved
+        shift = 0.5 * (main.log_probs.exp() - lifted.log_probs.exp()).abs().sum(dim=-1)
+        shift = shift.numpy().astype(np.float64)
     shown = [main.next_logits.top_ids[:, :LABELLED_TOP]]
     if lifted is not None:
         shown.append(lifted.next_logits.top_ids[:, :LABELLED_TOP])
@@ -282,6 +295,7 @@ def run_analysis(
         scores=main.scores,
         unmasked_attentions=None if lifted is None else lifted.attentions,
         unmasked_next_logits=None if lifted is None else lifted.next_logits,
+        unmasked_shift=shift,
     )
 
 

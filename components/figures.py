@@ -129,6 +129,8 @@ def attention_heatmap(
     side = max(n_q, n_k)
     cell = max(12, min(56, 560 // max(side, 1)))
     _layout(fig, font_size, height or int(190 + side * cell), title)
+    if title:  # the title sits above the key axis, which is drawn at the top
+        fig.update_layout(margin={"t": 90}, title={"y": 0.98, "yanchor": "top"})
     fig.update_xaxes(
         tickvals=list(range(n_k)), ticktext=k_text, title={"text": safe(axis_key)}, side="top",
         showgrid=False, zeroline=False, automargin=True, tickangle=0 if n_k <= 12 else -60,
@@ -282,4 +284,31 @@ def next_token_figure(
         title={"text": safe(value_name), "standoff": 8}, range=[0, max(probs + [0.01]) * 1.2],
         tickformat=".0%", automargin=True, zeroline=False,
     )
+    return fig
+
+
+def shift_figure(
+    labels: Sequence[str],
+    moved: Sequence[float],
+    *,
+    title: str = "",
+    value_name: str = "probability moved",
+    highlight: int | None = None,
+    font_size: int = 13,
+) -> go.Figure:
+    """Bars, one per position: how much of the next-token distribution moved
+    when the mask was lifted (total variation, 0..1)."""
+    text = [safe(label) for label in labels]
+    colours = [HIGHLIGHT if i == highlight else BAR for i in range(len(labels))]
+    fig = go.Figure(
+        go.Bar(
+            x=list(range(len(labels))), y=list(moved), marker_color=colours,
+            text=[f"{m:.2f}" for m in moved], textposition="outside", cliponaxis=False,
+            customdata=text, hovertemplate=f"%{{customdata}}<br>{safe(value_name)} = %{{y:.4f}}<extra></extra>",
+        )
+    )
+    _layout(fig, font_size, 340, title)
+    fig.update_xaxes(tickvals=list(range(len(labels))), ticktext=text, automargin=True,
+                     tickangle=0 if len(labels) <= 12 else -60)
+    fig.update_yaxes(title={"text": safe(value_name)}, range=[0, 1.1], automargin=True)
     return fig

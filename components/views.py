@@ -12,6 +12,7 @@ import numpy as np
 
 from components.alignment import aggregate_attention, aggregate_mask
 from components.analysis import Analysis
+from components.sampling import TokenProb, top_tokens
 
 VIEWS = ("token", "morpheme")
 
@@ -74,3 +75,63 @@ def head_view(
         weights, mask = drop_first_key(weights, mask)
         key_labels = labels[1:]
     return HeadView(layer, head, view, hide_sink, np.asarray(weights), np.asarray(mask), query_labels, key_labels)
+
+
+@dataclass(frozen=True)
+class MaskStages:
+    """The three stages of one head's causal attention, ``[query, key]`` each."""
+
+    layer: int
+    head: int
+    scores: np.ndarray  # raw q.k * scale, before the mask
+    masked: np.ndarray  # bool: the cells the mask sets to -inf
+    weights: np.ndarray  # softmax of the masked scores: the attention the model uses
+    labels: tuple[str, ...]
+
+
+def mask_stages(analysis: Analysis, layer: int, head: int) -> MaskStages:
+    """Raw scores -> masked scores -> softmax weights for one head (token units)."""
+    if analysis.scores is None:
+        raise ValueError("this analysis has no raw scores: run it with scores=True")
+    return MaskStages(
+        layer=layer,
+        head=head,
+        scores=analysis.scores[layer, head],
+        masked=analysis.masked[layer],
+        weights=analysis.attentions[layer, head],
+        labels=tuple(analysis.token_labels),
+    )
+
+
+@dataclass(frozen=True)
+class PositionShift:
+    """What lifting the mask does to the prediction after one position."""
+
+    position: int
+    prefix: str  # the text read up to and including this position
+    masked_top: TokenProb
+    unmasked_top: TokenProb
+    moved: float  # total variation distance between the two distributions (0..1)
+
+
+def prediction_shifts(analysis: Analysis, temperature: float = 1.0) -> tuple[PositionShift, ...]:
+    """For every position, the top next token with and without the causal
+    mask, and how much probability moved (exact at temperature 1)."""
+    if analysis.unmasked_next_logits is None or analysis.unmasked_shift is None:
+        raise ValueError("this analysis has no unmasked run: run it with unmasked=True")
+    shifts = []
+    for pos in range(analysis.n_tokens):
+        (with_mask,) = top_tokens(analysis.next_logits, pos, analysis.labels, temperature, 1)
+        (without,) = top_tokens(analysis.unmasked_next_logits, pos, analysis.labels, temperature, 1)
+        prefix = "".join(t.text for t in analysis.tokens[: pos + 1])
+        shifts.append(PositionShift(pos, prefix, with_mask, without, float(analysis.unmasked_shift[pos])))
+    return tuple(shifts)
+
+
+def last_word_position(analysis: Analysis) -> int:
+    """The position just before the last morpheme: where the model predicts
+    the sentence's last word from the words before it (鳥が in 鳥がナク)."""
+    starts = [min(m.tokens) for m in analysis.morphemes if m.tokens]
+    if not starts:
+        return max(analysis.n_tokens - 2, 0)
+    return max(starts[-1] - 1, 0)

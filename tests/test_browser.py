@@ -57,3 +57,19 @@ def test_explorer_in_chromium(server, artifacts):
         assert page.locator("[data-testid=stException]").count() == 0
         assert any("層 5・ヘッド 2" in t for t in heatmap_titles(page))
         page.screenshot(path=str(artifacts / "explorer-layer5-head2.png"), full_page=True)
+
+
+def test_mask_page_in_chromium(server, artifacts):
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 3200})
+        page.goto(server + "/mask")
+        wait_for_app(page)
+        page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 9", timeout=60_000)
+        time.sleep(1)
+        assert page.locator("[data-testid=stException]").count() == 0
+        titles = heatmap_titles(page)
+        assert any("生スコア" in t for t in titles) and any("softmax" in t for t in titles)
+        assert any("マスクなし" in t for t in titles)
+        table = page.locator("[data-testid=stDataFrame]").first
+        assert table.is_visible()
+        page.screenshot(path=str(artifacts / "mask.png"), full_page=True)

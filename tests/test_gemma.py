@@ -107,3 +107,33 @@ def test_a_corrupted_cache_is_rebuilt_not_loaded(tmp_path, monkeypatch, gemma):
     assert stages == list(models.STAGES)
     assert models.check_prepared(folder) == []
     assert json.loads(victim.read_text())["model_type"] == "gemma3_text"
+
+
+def test_lifting_the_mask_changes_the_prediction_after_tori_ga(gemma):
+    """Unmasked, the position of 鳥が sees ナク: its prediction moves by more
+    than 0.1 in total variation, and the model copies the future (ナ)."""
+    a = run_analysis(gemma, "鳥がナク", scores=True, unmasked=True)
+    pos = 2
+    assert "".join(t.text for t in a.tokens[: pos + 1]) == "鳥が"
+    assert a.unmasked_shift[pos] > 0.1
+    from components.sampling import top_tokens
+
+    assert top_tokens(a.next_logits, pos, a.labels, 1.0, 1)[0].text == "鳴"
+    assert top_tokens(a.unmasked_next_logits, pos, a.labels, 1.0, 1)[0].text == "ナ"
+    # independent check: plain eager transformers with an all-zero 4-D mask
+    ids = torch.tensor([[t.id for t in a.tokens]])
+    n = ids.shape[1]
+    gemma.model.set_attn_implementation("eager")
+    try:
+        with torch.no_grad():
+            masked = torch.softmax(gemma.model(input_ids=ids).logits[0, pos].double(), -1)
+            unmasked = torch.softmax(
+                gemma.model(input_ids=ids, attention_mask=torch.zeros(1, 1, n, n)).logits[0, pos].double(), -1
+            )
+    finally:
+        from components import capture
+
+        gemma.model.set_attn_implementation(capture.NAME)
+    tv = 0.5 * float((masked - unmasked).abs().sum())
+    assert tv > 0.1
+    assert tv == pytest.approx(float(a.unmasked_shift[pos]), abs=1e-6)

@@ -59,18 +59,12 @@ def build_head_figure(analysis: Analysis, layer: int, head: int, view: str, hide
 def render_detail(analysis: Analysis) -> None:
     """Layer/head/unit changes rerun only this fragment, from the cached analysis."""
     st.subheader(tr("detail_header"))
-    shell.clamp_state("layer", analysis.n_layers)
-    shell.clamp_state("head", analysis.n_heads)
-    # one click per layer/head: segmented controls answer at once, where a
-    # slider waits out its drag debounce
-    st.segmented_control(tr("layer"), list(range(analysis.n_layers)), key="layer", required=True)
-    c2, c3 = st.columns([1, 2])
-    c2.segmented_control(tr("head"), list(range(analysis.n_heads)), key="head", required=True)
+    shell.render_head_pickers(analysis)
+    c3, c4 = st.columns([1, 1])
     c3.segmented_control(
         tr("view"), ["token", "morpheme"], key="view", help=tr("view_help"), required=True,
         format_func=lambda v: tr(f"view_{v}"),
     )
-    c4 = st
     c4.toggle(tr("hide_sink"), key="hide_sink", help=tr("hide_sink_help"))
     view = st.session_state.get("view") or "token"
     hv, fig = build_head_figure(
@@ -162,3 +156,7 @@ def render() -> None:
         render_overview(analysis)
         render_exports(analysis)
     shell.render_licence(loaded)
+
+
+if __name__ == "__main__":  # run as a page by st.navigation
+    render()

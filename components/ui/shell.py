@@ -29,6 +29,7 @@ DEFAULTS = {
     "hide_sink": False,
     "temperature": 1.0,
     "top_k": 10,
+    "compare_untrained": False,
 }
 
 # ------------------------------------------------------------------ helpers
@@ -62,9 +63,10 @@ def init_state() -> None:
 # -------------------------------------------------------------- cached data
 
 
-@st.cache_resource(max_entries=2, show_spinner=False)
+@st.cache_resource(max_entries=3, show_spinner=False)
 def get_model(model_id: str) -> models.LoadedModel:
-    """One copy of each model for every session; at most two models in memory."""
+    """One copy of each model for every session; at most three models in memory
+    (the bundled one, the untrained baseline and one other)."""
     gc.unfreeze()  # let a model evicted from this cache be collected
     loaded = models.load_model(model_id)
     # A loaded model and its tokenizer leave ~400k tracked objects behind; a
@@ -195,3 +197,12 @@ def clamp_state(key: str, upper: int) -> None:
     value = st.session_state.get(key, 0)
     if not isinstance(value, int) or not 0 <= value < upper:
         st.session_state[key] = max(0, min(int(value) if isinstance(value, (int, float)) else 0, upper - 1))
+
+
+def render_head_pickers(analysis) -> None:
+    """Layer and head pickers, shared by every page (keys ``layer``, ``head``).
+    Segmented controls answer at once, where a slider waits out its drag debounce."""
+    clamp_state("layer", analysis.n_layers)
+    clamp_state("head", analysis.n_heads)
+    st.segmented_control(tr("layer"), list(range(analysis.n_layers)), key="layer", required=True)
+    st.segmented_control(tr("head"), list(range(analysis.n_heads)), key="head", required=True)

@@ -1,0 +1,177 @@
+"""Masked vs unmasked page: the three stages of causal attention, and what
+the model does when the mask is lifted."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from components import figures
+from components.analysis import Analysis
+from components.models import TINY_ID, ModelLoadError
+from components.sampling import top_tokens
+from components.ui import shell
+from components.ui.explorer import PLOTLY_CONFIG
+from components.ui.shell import tr
+from components.views import head_view, last_word_position, mask_stages, prediction_shifts
+
+SMALL_FONT = 12
+
+
+def _symmetric(values: np.ndarray) -> float:
+    finite = np.abs(values[np.isfinite(values)])
+    return float(finite.max()) if finite.size else 1.0
+
+
+def _heatmap(weights, masked, labels, title, **kw):
+    return figures.attention_heatmap(
+        weights, masked, labels, labels, title=title, masked_name=tr("masked_legend"),
+        masked_hover=kw.pop("masked_hover", tr("masked_hover")), axis_query=tr("axis_query"),
+        axis_key=tr("axis_key"), font_size=SMALL_FONT, **kw,
+    )
+
+
+def stage_figures(analysis: Analysis, layer: int, head: int) -> list:
+    """Raw scores, masked scores, softmax weights: three figures, one colour range for the first two."""
+    stages = mask_stages(analysis, layer, head)
+    none = np.zeros_like(stages.masked)
+    span = _symmetric(stages.scores)
+    score_kw = dict(value_name=tr("score"), zmin=-span, zmax=span, colorscale=figures.DIFF_SCALE, value_format=".3f")
+    return [
+        _heatmap(stages.scores, none, stages.labels, tr("stage_scores"), **score_kw),
+        _heatmap(stages.scores, stages.masked, stages.labels, tr("stage_masked"), masked_hover=tr("minus_inf"), **score_kw),
+        _heatmap(stages.weights, stages.masked, stages.labels, tr("stage_weights"), value_name=tr("weight")),
+    ]
+
+
+def comparison_figures(analysis: Analysis, layer: int, head: int) -> list:
+    """Masked weights, unmasked weights and their difference for one head."""
+    masked = head_view(analysis, layer, head)
+    unmasked = head_view(
+        analysis, layer, head, attentions=analysis.unmasked_attentions, masked=np.zeros_like(analysis.masked[layer])
+    )
+    diff = unmasked.weights - masked.weights
+    span = max(_symmetric(diff), 1e-6)
+    labels = masked.query_labels
+    return [
+        _heatmap(masked.weights, masked.masked, labels, tr("with_mask"), value_name=tr("weight")),
+        _heatmap(unmasked.weights, unmasked.masked, labels, tr("without_mask"), value_name=tr("weight")),
+        _heatmap(diff, unmasked.masked, labels, tr("difference"), value_name=tr("difference_name"),
+                 zmin=-span, zmax=span, colorscale=figures.DIFF_SCALE),
+    ]
+
+
+def _row_of_charts(figs, key: str) -> None:
+    for i, (column, fig) in enumerate(zip(st.columns(len(figs)), figs)):
+        column.plotly_chart(fig, key=f"{key}_{i}", config=PLOTLY_CONFIG, theme=None)
+
+
+def render_heads(analysis: Analysis, key: str, layer: int, head: int) -> None:
+    st.subheader(tr("stages_header"))
+    _row_of_charts(stage_figures(analysis, layer, head), f"{key}_stages")
+    notes = st.columns(3)
+    for column, note in zip(notes, ("stage_scores_note", "stage_masked_note", "stage_weights_note")):
+        column.caption(tr(note))
+    st.subheader(tr("unmasked_header"))
+    st.caption(tr("unmasked_intro"))
+    _row_of_charts(comparison_figures(analysis, layer, head), f"{key}_compare")
+
+
+@st.fragment
+def render_head_section(analysis: Analysis) -> None:
+    """Layer/head changes rerun only this part, from the cached analysis."""
+    shell.render_head_pickers(analysis)
+    render_heads(analysis, "mask", st.session_state["layer"], st.session_state["head"])
+
+
+def shift_table(analysis: Analysis) -> pd.DataFrame:
+    rows = prediction_shifts(analysis)
+    labels = analysis.token_labels
+    return pd.DataFrame(
+        {
+            tr("col_position"): [s.position for s in rows],
+            tr("col_prefix"): [s.prefix or labels[s.position] for s in rows],
+            tr("col_top_masked"): [f"{s.masked_top.text} ({s.masked_top.prob:.1%})" for s in rows],
+            tr("col_top_unmasked"): [f"{s.unmasked_top.text} ({s.unmasked_top.prob:.1%})" for s in rows],
+            tr("col_moved"): [round(s.moved, 3) for s in rows],
+        }
+    )
+
+
+@st.fragment
+def render_shift(analysis: Analysis) -> None:
+    st.subheader(tr("shift_header"))
+    labels = analysis.token_labels
+    moved = analysis.unmasked_shift
+    if st.session_state.get("_mask_pos_for") != (analysis.model_id, analysis.text):
+        # start where the model predicts the last word (鳥が in 鳥がナク)
+        st.session_state["mask_pos"] = last_word_position(analysis)
+        st.session_state["_mask_pos_for"] = (analysis.model_id, analysis.text)
+    shell.clamp_state("mask_pos", analysis.n_tokens)
+    pos = st.session_state["mask_pos"]
+    st.plotly_chart(
+        figures.shift_figure(labels, moved, title=tr("shift_title"), value_name=tr("moved"), highlight=pos),
+        key="shift", config=PLOTLY_CONFIG, theme=None,
+    )
+    st.dataframe(shift_table(analysis), key="shift_table", hide_index=True, width="stretch")
+    st.select_slider(
+        tr("pick_position"), options=list(range(analysis.n_tokens)), key="mask_pos",
+        format_func=lambda i: f"{i}: {labels[i]}",
+    )
+    k = int(st.session_state.get("top_k", 10))
+    prefix = "".join(t.text for t in analysis.tokens[: pos + 1])
+    left, right = st.columns(2)
+    for column, logits, name, key in (
+        (left, analysis.next_logits, "with_mask", "next_masked"),
+        (right, analysis.unmasked_next_logits, "without_mask", "next_unmasked"),
+    ):
+        fig = figures.next_token_figure(
+            top_tokens(logits, pos, analysis.labels, 1.0, k),
+            title=f"{tr(name)}: " + tr("next_title", prefix=prefix, temperature="1"), value_name=tr("prob"),
+        )
+        column.plotly_chart(fig, key=key, config=PLOTLY_CONFIG, theme=None)
+    st.info(shell.md_escape(tr("peek_explanation")))
+
+
+def render_untrained() -> None:
+    st.subheader(tr("untrained_header"))
+    st.caption(tr("untrained_note"))
+    try:
+        tiny = shell.get_model(TINY_ID)
+        analysis = shell.get_analysis(tiny.model_id, st.session_state.get("_good_text") or shell.DEFAULT_TEXT, True, True)
+    except (ModelLoadError, ValueError) as exc:
+        st.warning(shell.md_escape(shell.error_text(exc)))
+        return
+    layer = min(int(st.session_state.get("layer", 0)), analysis.n_layers - 1)
+    head = min(int(st.session_state.get("head", 0)), analysis.n_heads - 1)
+    st.caption(tr("heatmap_title", layer=layer, head=head))
+    render_heads(analysis, "tiny", layer, head)
+    st.plotly_chart(
+        figures.shift_figure(analysis.token_labels, analysis.unmasked_shift, title=tr("shift_title"), value_name=tr("moved")),
+        key="tiny_shift", config=PLOTLY_CONFIG, theme=None,
+    )
+
+
+def render() -> None:
+    st.title(tr("mask_title"))
+    st.caption(tr("mask_intro"))
+    shell.render_sentence_box()
+    loaded = shell.load_current_model()
+    if loaded is None:
+        return
+    if not loaded.capture_ok:
+        st.warning(tr("err_no_capture"))
+        shell.render_licence(loaded)
+        return
+    analysis = shell.analyse_current(loaded, scores=True, unmasked=True)
+    if analysis is not None:
+        render_head_section(analysis)
+        render_shift(analysis)
+        if loaded.model_id != TINY_ID and st.toggle(tr("compare_untrained"), key="compare_untrained"):
+            render_untrained()
+    shell.render_licence(loaded)
+
+
+if __name__ == "__main__":  # run as a page by st.navigation
+    render()

@@ -1,0 +1,77 @@
+"""The masked-vs-unmasked page, driven by widget keys with AppTest."""
+
+import numpy as np
+import pytest
+import streamlit as st
+
+from apptest_utils import array, charts, count_model_calls, new_app, tick_labels
+from components.ui.shell import get_model
+
+PAGE = "components/ui/mask.py"
+
+
+@pytest.fixture
+def app():
+    st.cache_data.clear()
+    at = new_app()
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception
+    return at
+
+
+def test_mask_page_shows_the_three_stages_and_the_comparison(app):
+    figs = charts(app)
+    assert {f"mask_stages_{i}" for i in range(3)} <= set(figs)
+    assert {f"mask_compare_{i}" for i in range(3)} <= set(figs)
+    raw, masked, weights = (figs[f"mask_stages_{i}"] for i in range(3))
+    assert tick_labels(raw["layout"]["xaxis"]) == ["<bos>", "鳥", "が", "ナ", "ク"]
+    future = np.triu(np.ones((5, 5), dtype=bool), 1)
+    assert not np.isnan(array(raw["data"][0]["z"])).any(), "raw scores exist for every cell"
+    assert np.isnan(array(masked["data"][0]["z"])[future]).all(), "the mask hides the future"
+    assert np.all(array(masked["data"][1]["z"])[future] == 1)
+    w = array(weights["data"][0]["z"])
+    np.testing.assert_allclose(np.nansum(w, axis=1), 1.0, atol=1e-5)
+    unmasked = array(figs["mask_compare_1"]["data"][0]["z"])
+    assert np.all(unmasked[future] > 0), "unmasked attention reaches the future"
+
+
+def test_shift_table_and_default_position(app):
+    table = app.dataframe[0].value
+    assert len(table) == 5
+    assert table.iloc[2, 1] == "鳥が"
+    assert app.select_slider(key="mask_pos").value == 2, "starts where 鳥が predicts the last word"
+
+
+def test_layer_head_are_shared_with_the_explorer_and_cost_no_model_run(app):
+    calls, remove = count_model_calls(get_model("tiny-random").model)
+    try:
+        app.segmented_control(key="layer").set_value(1).run()
+        app.segmented_control(key="head").set_value(1).run()
+        assert calls == []
+        app.switch_page("components/ui/explorer.py").run()
+        assert not app.exception
+        assert app.session_state["layer"] == 1 and app.session_state["head"] == 1
+        assert "層 1・ヘッド 1" in charts(app)["head_heatmap"]["layout"]["title"]["text"]
+    finally:
+        remove()
+
+
+def test_english_mask_page(app):
+    app.selectbox(key="lang").set_value("en").run()
+    assert not app.exception
+    assert app.title[0].value == "The causal mask: on and off"
+
+
+@pytest.mark.integration
+def test_mask_page_on_gemma_with_the_untrained_comparison(gemma):
+    st.cache_data.clear()
+    at = new_app(model="gemma-3-270m")
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert table.iloc[2, 2].startswith("鳴") and table.iloc[2, 3].startswith("ナ")
+    at.toggle(key="compare_untrained").set_value(True).run()
+    assert not at.exception
+    assert {"tiny_stages_0", "tiny_compare_2", "tiny_shift"} <= set(charts(at))
