@@ -312,3 +312,73 @@ def shift_figure(
                      tickangle=0 if len(labels) <= 12 else -60)
     fig.update_yaxes(title={"text": safe(value_name)}, range=[0, 1.1], automargin=True)
     return fig
+
+
+def table_figure(header: Sequence[str], rows: Sequence[Sequence[str]], *, font_size: int = 13) -> go.Figure:
+    """A plain table as a figure, for type that must be read from afar.
+    ``rows`` are the table's rows; every cell is user text and is escaped."""
+    columns = list(zip(*rows)) if rows else [[] for _ in header]
+    fig = go.Figure(
+        go.Table(
+            header={"values": [safe(h) for h in header], "font": {"size": font_size + 2}, "height": font_size * 2,
+                    "fill_color": "#eef2f7", "align": "center"},
+            cells={"values": [[safe(c) for c in col] for col in columns], "font": {"size": font_size},
+                   "height": int(font_size * 1.9), "align": "center"},
+        )
+    )
+    _layout(fig, font_size, int(60 + (len(rows) + 1) * font_size * 2.1))
+    return fig
+
+
+def attention_row_figure(
+    labels: Sequence[str],
+    weights: Sequence[float],  # [key]
+    *,
+    title: str = "",
+    value_name: str = "weight",
+    highlight: int | None = None,
+    font_size: int = 13,
+) -> go.Figure:
+    """One query's attention over the keys it can see, as bars in reading order."""
+    text = [safe(label) for label in labels]
+    colours = [HIGHLIGHT if i == highlight else BAR for i in range(len(labels))]
+    fig = go.Figure(
+        go.Bar(
+            x=list(range(len(labels))), y=list(weights), marker_color=colours,
+            text=[f"{w:.2f}" for w in weights], textposition="outside", cliponaxis=False,
+            customdata=text, hovertemplate=f"%{{customdata}}<br>{safe(value_name)} = %{{y:.4f}}<extra></extra>",
+        )
+    )
+    _layout(fig, font_size, 320 + 2 * font_size, title)
+    fig.update_xaxes(tickvals=list(range(len(labels))), ticktext=text, automargin=True,
+                     tickangle=0 if len(labels) <= 14 else -60)
+    fig.update_yaxes(title={"text": safe(value_name)}, range=[0, max(list(weights) + [0.01]) * 1.2], automargin=True)
+    return fig
+
+
+def sentence_scores_figure(
+    texts: Sequence[str],
+    relative: Sequence[float],
+    logprobs: Sequence[float],
+    *,
+    title: str = "",
+    value_name: str = "relative probability",
+    font_size: int = 13,
+) -> go.Figure:
+    """Whole sentences scored by the model: relative probability bars, best on top."""
+    order = sorted(range(len(texts)), key=lambda i: -relative[i])
+    labels = [safe(texts[i]) for i in order]
+    fig = go.Figure(
+        go.Bar(
+            x=[relative[i] for i in order], y=list(range(len(order))), orientation="h",
+            marker_color=[HIGHLIGHT if rank == 0 else BAR for rank in range(len(order))],
+            text=[f"{relative[i]:.1%}  (log p = {logprobs[i]:.2f})" for i in order],
+            textposition="outside", cliponaxis=False, customdata=labels,
+            hovertemplate="%{customdata}<br>%{text}<extra></extra>",
+        )
+    )
+    _layout(fig, font_size, int(90 + len(order) * (font_size + 22)), title)
+    fig.update_yaxes(tickvals=list(range(len(order))), ticktext=labels, autorange="reversed", automargin=True)
+    fig.update_xaxes(title={"text": safe(value_name)}, range=[0, 1.45], tickformat=".0%", automargin=True,
+                     tickvals=[0, 0.25, 0.5, 0.75, 1])
+    return fig

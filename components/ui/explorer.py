@@ -40,11 +40,18 @@ def morpheme_table(analysis: Analysis) -> pd.DataFrame:
 def render_morphemes(analysis: Analysis) -> None:
     st.subheader(tr("morphemes"))
     if analysis.morphemes:
-        st.dataframe(morpheme_table(analysis), key="morpheme_strip", width="stretch")
+        table = morpheme_table(analysis)
+        if shell.projector():  # a figure, so the type can be large
+            rows = [[name, *table.loc[name].tolist()] for name in table.index]
+            fig = figures.table_figure(["", *table.columns], rows, font_size=shell.font_size())
+            st.plotly_chart(fig, key="morpheme_strip_large", config=PLOTLY_CONFIG, theme=None)
+        else:
+            st.dataframe(table, key="morpheme_strip", width="stretch")
     st.text(tr("tokens_line", tokens=" | ".join(analysis.token_labels)))
 
 
 def build_head_figure(analysis: Analysis, layer: int, head: int, view: str, hide_sink: bool, font_size: int = 13):
+    """The head heatmap as shown on the explorer (and in lessons)."""
     hv = head_view(analysis, layer, head, view, hide_sink)
     fig = figures.attention_heatmap(
         hv.weights, hv.masked, hv.query_labels, hv.key_labels,
@@ -59,7 +66,7 @@ def build_head_figure(analysis: Analysis, layer: int, head: int, view: str, hide
 def render_detail(analysis: Analysis) -> None:
     """Layer/head/unit changes rerun only this fragment, from the cached analysis."""
     st.subheader(tr("detail_header"))
-    shell.render_head_pickers(analysis)
+    shell.render_head_pickers(analysis.n_layers, analysis.n_heads)
     c3, c4 = st.columns([1, 1])
     c3.segmented_control(
         tr("view"), ["token", "morpheme"], key="view", help=tr("view_help"), required=True,
@@ -68,7 +75,8 @@ def render_detail(analysis: Analysis) -> None:
     c4.toggle(tr("hide_sink"), key="hide_sink", help=tr("hide_sink_help"))
     view = st.session_state.get("view") or "token"
     hv, fig = build_head_figure(
-        analysis, st.session_state["layer"], st.session_state["head"], view, st.session_state["hide_sink"]
+        analysis, st.session_state["layer"], st.session_state["head"], view, st.session_state["hide_sink"],
+        font_size=shell.font_size(),
     )
     st.plotly_chart(fig, key="head_heatmap", config=PLOTLY_CONFIG, theme=None)
     st.caption(tr("heatmap_caption"))
@@ -76,6 +84,7 @@ def render_detail(analysis: Analysis) -> None:
         tr("export_csv"), data=head_to_csv(hv), file_name=f"attention-L{hv.layer}-H{hv.head}-{hv.view}.csv",
         mime="text/csv", key="download_csv", on_click="ignore",
     )
+    shell.sync_url()
 
 
 def _open_clicked_head() -> None:
@@ -94,7 +103,7 @@ def render_overview(analysis: Analysis) -> None:
     st.caption(tr("overview_caption", layers=analysis.n_layers, heads=analysis.n_heads, total=total))
     fig = figures.all_heads_figure(
         analysis.attentions, analysis.masked, axis_layer=tr("layer"), axis_head=tr("head"),
-        value_name=tr("weight"), hover_name=tr("overview_hover"),
+        value_name=tr("weight"), hover_name=tr("overview_hover"), font_size=shell.font_size() - 1,
     )
     st.plotly_chart(
         fig, key="overview", on_select=_open_clicked_head, selection_mode="points",
@@ -109,7 +118,8 @@ def render_next_token(analysis: Analysis) -> None:
     labels = analysis.token_labels
     last = analysis.n_tokens - 1
     if st.session_state.get("_pos_for") != (analysis.model_id, analysis.text):
-        st.session_state["pos"] = last  # a new sentence starts at its end
+        if not st.session_state.pop("_link_pos", False):  # a shared link names its position
+            st.session_state["pos"] = last  # a new sentence starts at its end
         st.session_state["_pos_for"] = (analysis.model_id, analysis.text)
     shell.clamp_state("pos", analysis.n_tokens)
     st.select_slider(
@@ -125,8 +135,10 @@ def render_next_token(analysis: Analysis) -> None:
     prefix = "".join(t.text for t in analysis.tokens[: pos + 1])
     fig = figures.next_token_figure(
         candidates, title=tr("next_title", prefix=prefix, temperature=f"{temperature:g}"), value_name=tr("prob"),
+        font_size=shell.font_size(),
     )
     st.plotly_chart(fig, key="next_tokens", config=PLOTLY_CONFIG, theme=None)
+    shell.sync_url()
 
 
 def render_exports(analysis: Analysis) -> None:
@@ -138,6 +150,9 @@ def render_exports(analysis: Analysis) -> None:
     st.caption(tr("export_png"))
 
 
+SECTIONS = ("detail", "next", "strip", "overview")
+
+
 def render() -> None:
     st.title(tr("app_title"))
     st.caption(tr("app_tagline"))
@@ -146,7 +161,14 @@ def render() -> None:
     if loaded is None:
         return
     analysis = shell.analyse_current(loaded)
-    if analysis is not None:
+    if analysis is not None and shell.projector():
+        # one figure at a time, large enough for the back of the room
+        choice = st.segmented_control(
+            tr("show_figure"), SECTIONS, key="figure", required=True, format_func=lambda s: tr(f"figure_{s}"),
+        )
+        {"detail": render_detail, "next": render_next_token, "strip": render_morphemes,
+         "overview": render_overview}[choice or "detail"](analysis)
+    elif analysis is not None:
         render_morphemes(analysis)
         left, right = st.columns([3, 2])
         with left:

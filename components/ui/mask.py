@@ -16,9 +16,6 @@ from components.ui.explorer import PLOTLY_CONFIG
 from components.ui.shell import tr
 from components.views import head_view, last_word_position, mask_stages, prediction_shifts
 
-SMALL_FONT = 12
-
-
 def _symmetric(values: np.ndarray) -> float:
     finite = np.abs(values[np.isfinite(values)])
     return float(finite.max()) if finite.size else 1.0
@@ -28,7 +25,7 @@ def _heatmap(weights, masked, labels, title, **kw):
     return figures.attention_heatmap(
         weights, masked, labels, labels, title=title, masked_name=tr("masked_legend"),
         masked_hover=kw.pop("masked_hover", tr("masked_hover")), axis_query=tr("axis_query"),
-        axis_key=tr("axis_key"), font_size=SMALL_FONT, **kw,
+        axis_key=tr("axis_key"), font_size=shell.font_size() - 1, **kw,
     )
 
 
@@ -62,27 +59,33 @@ def comparison_figures(analysis: Analysis, layer: int, head: int) -> list:
     ]
 
 
-def _row_of_charts(figs, key: str) -> None:
-    for i, (column, fig) in enumerate(zip(st.columns(len(figs)), figs)):
-        column.plotly_chart(fig, key=f"{key}_{i}", config=PLOTLY_CONFIG, theme=None)
+def render_stages(analysis: Analysis, key: str, layer: int, head: int) -> None:
+    st.subheader(tr("stages_header"))
+    shell.render_figures(stage_figures(analysis, layer, head), f"{key}_stages",
+                ("stage_scores_note", "stage_masked_note", "stage_weights_note"))
+
+
+def render_compare(analysis: Analysis, key: str, layer: int, head: int) -> None:
+    st.subheader(tr("unmasked_header"))
+    st.caption(tr("unmasked_intro"))
+    shell.render_figures(comparison_figures(analysis, layer, head), f"{key}_compare")
 
 
 def render_heads(analysis: Analysis, key: str, layer: int, head: int) -> None:
-    st.subheader(tr("stages_header"))
-    _row_of_charts(stage_figures(analysis, layer, head), f"{key}_stages")
-    notes = st.columns(3)
-    for column, note in zip(notes, ("stage_scores_note", "stage_masked_note", "stage_weights_note")):
-        column.caption(tr(note))
-    st.subheader(tr("unmasked_header"))
-    st.caption(tr("unmasked_intro"))
-    _row_of_charts(comparison_figures(analysis, layer, head), f"{key}_compare")
+    render_stages(analysis, key, layer, head)
+    render_compare(analysis, key, layer, head)
 
 
 @st.fragment
-def render_head_section(analysis: Analysis) -> None:
+def render_head_section(analysis: Analysis, part: str = "both") -> None:
     """Layer/head changes rerun only this part, from the cached analysis."""
-    shell.render_head_pickers(analysis)
-    render_heads(analysis, "mask", st.session_state["layer"], st.session_state["head"])
+    shell.render_head_pickers(analysis.n_layers, analysis.n_heads)
+    layer, head = st.session_state["layer"], st.session_state["head"]
+    if part in ("both", "stages"):
+        render_stages(analysis, "mask", layer, head)
+    if part in ("both", "compare"):
+        render_compare(analysis, "mask", layer, head)
+    shell.sync_url()
 
 
 def shift_table(analysis: Analysis) -> pd.DataFrame:
@@ -111,7 +114,8 @@ def render_shift(analysis: Analysis) -> None:
     shell.clamp_state("mask_pos", analysis.n_tokens)
     pos = st.session_state["mask_pos"]
     st.plotly_chart(
-        figures.shift_figure(labels, moved, title=tr("shift_title"), value_name=tr("moved"), highlight=pos),
+        figures.shift_figure(labels, moved, title=tr("shift_title"), value_name=tr("moved"), highlight=pos,
+                             font_size=shell.font_size()),
         key="shift", config=PLOTLY_CONFIG, theme=None,
     )
     st.dataframe(shift_table(analysis), key="shift_table", hide_index=True, width="stretch")
@@ -129,6 +133,7 @@ def render_shift(analysis: Analysis) -> None:
         fig = figures.next_token_figure(
             top_tokens(logits, pos, analysis.labels, 1.0, k),
             title=f"{tr(name)}: " + tr("next_title", prefix=prefix, temperature="1"), value_name=tr("prob"),
+            font_size=shell.font_size(),
         )
         column.plotly_chart(fig, key=key, config=PLOTLY_CONFIG, theme=None)
     st.info(shell.md_escape(tr("peek_explanation")))
@@ -165,7 +170,16 @@ def render() -> None:
         shell.render_licence(loaded)
         return
     analysis = shell.analyse_current(loaded, scores=True, unmasked=True)
-    if analysis is not None:
+    if analysis is not None and shell.projector():
+        choice = st.segmented_control(
+            tr("show_figure"), ("stages", "compare", "shift"), key="mask_figure", required=True,
+            format_func=lambda s: tr(f"figure_{s}"),
+        )
+        if choice == "shift":
+            render_shift(analysis)
+        else:
+            render_head_section(analysis, choice or "stages")
+    elif analysis is not None:
         render_head_section(analysis)
         render_shift(analysis)
         if loaded.model_id != TINY_ID and st.toggle(tr("compare_untrained"), key="compare_untrained"):

@@ -8,7 +8,7 @@ import re
 
 import streamlit as st
 
-from components import models
+from components import links, models
 from components.analysis import Analysis, AnalysisError, run_analysis
 from components.examples import load_sentences
 from components.i18n import DEFAULT_LANG, LANGS, normalize_lang, t
@@ -30,6 +30,18 @@ DEFAULTS = {
     "temperature": 1.0,
     "top_k": 10,
     "compare_untrained": False,
+    "projector": False,
+    "pos": 0,
+    "figure": "detail",
+    "mask_figure": "stages",
+    "gen_top_k": 0,
+    "top_p": 1.0,
+    "seed": 0,
+    "greedy": False,
+    "gen_steps": 0,
+    "pairs": "鳥が鳴く\n鳥が泣く\n鳥が無く",
+    "hp_extra": "",
+    "hp_mean": False,
 }
 
 # ------------------------------------------------------------------ helpers
@@ -50,14 +62,61 @@ def tr(key: str, **params) -> str:
     return t(key, lang(), **params)
 
 
+def apply_link(state: dict) -> None:
+    """Put a shared link's view into the widget state (before any widget exists)."""
+    for key, value in state.items():
+        if key == "model":
+            if value in (BUNDLED_ID, TINY_ID):
+                st.session_state["model"] = value
+            else:
+                st.session_state["model"], st.session_state["model_path"] = "custom", value
+        elif key == "page":
+            st.session_state["_link_page"] = value
+        elif key == "pos":
+            st.session_state["pos"] = value
+            st.session_state["_link_pos"] = True
+        else:
+            st.session_state[key] = value
+
+
 def init_state() -> None:
-    """Set defaults once, and keep shared widget values across page switches
-    (Streamlit forgets a widget's value when a page without it runs)."""
+    """On a session's first run, read the link it was opened with; then set
+    defaults, and keep shared widget values across page switches (Streamlit
+    forgets a widget's value when a page without it runs)."""
+    if "_session_started" not in st.session_state:
+        st.session_state["_session_started"] = True
+        apply_link(links.params_to_state(st.query_params.to_dict()))
     for key, value in DEFAULTS.items():
         if key not in st.session_state:
             st.session_state[key] = value
         else:
             st.session_state[key] = st.session_state[key]
+
+
+def current_link_state() -> dict:
+    """The view as URL parameters would carry it."""
+    state = {key: st.session_state.get(key) for key in links.FIELDS if key in st.session_state}
+    state["model"] = requested_model_id()
+    state["page"] = st.session_state.get("_page")
+    if state["page"] != "lessons":
+        state.pop("lesson", None)
+    return state
+
+
+def sync_url() -> None:
+    """Write the current view into the address bar, so it can be shared."""
+    params = links.state_to_params(current_link_state())
+    if st.query_params.to_dict() != params:
+        st.query_params.from_dict(params)
+
+
+def projector() -> bool:
+    return bool(st.session_state.get("projector"))
+
+
+def font_size() -> int:
+    """Chart type size: large enough for the back of a room in projector view."""
+    return 22 if projector() else 13
 
 
 # -------------------------------------------------------------- cached data
@@ -87,12 +146,13 @@ def get_analysis(model_id: str, text: str, scores: bool = False, unmasked: bool 
 
 
 def render_sidebar() -> None:
-    """Language and model pickers."""
+    """Language, projector view and model pickers."""
     with st.sidebar:
         st.selectbox(
             t("language", lang()), LANGS, key="lang",
             format_func=lambda code: {"ja": "日本語", "en": "English"}[code],
         )
+        st.toggle(tr("projector"), key="projector", help=tr("projector_help"))
         st.selectbox(
             tr("model"), MODEL_CHOICES, key="model", help=tr("model_help"),
             format_func=lambda m: {BUNDLED_ID: tr("model_bundled"), TINY_ID: tr("model_tiny")}.get(m, tr("model_custom")),
@@ -199,10 +259,28 @@ def clamp_state(key: str, upper: int) -> None:
         st.session_state[key] = max(0, min(int(value) if isinstance(value, (int, float)) else 0, upper - 1))
 
 
-def render_head_pickers(analysis) -> None:
+def render_head_pickers(n_layers: int, n_heads: int) -> None:
     """Layer and head pickers, shared by every page (keys ``layer``, ``head``).
     Segmented controls answer at once, where a slider waits out its drag debounce."""
-    clamp_state("layer", analysis.n_layers)
-    clamp_state("head", analysis.n_heads)
-    st.segmented_control(tr("layer"), list(range(analysis.n_layers)), key="layer", required=True)
-    st.segmented_control(tr("head"), list(range(analysis.n_heads)), key="head", required=True)
+    clamp_state("layer", n_layers)
+    clamp_state("head", n_heads)
+    st.segmented_control(tr("layer"), list(range(n_layers)), key="layer", required=True)
+    st.segmented_control(tr("head"), list(range(n_heads)), key="head", required=True)
+
+
+def render_figures(figs, key: str, notes: tuple[str, ...] = ()) -> None:
+    """Figures side by side; in projector view one at a time, picked by a control."""
+    from components.ui.explorer import PLOTLY_CONFIG
+
+    if projector():
+        names = [fig.layout.title.text or str(i + 1) for i, fig in enumerate(figs)]
+        i = st.radio(tr("show_figure"), range(len(figs)), key=f"{key}_pick", horizontal=True,
+                     format_func=lambda j: names[j])
+        st.plotly_chart(figs[i], key=f"{key}_{i}", config=PLOTLY_CONFIG, theme=None)
+        if notes:
+            st.caption(tr(notes[i]))
+        return
+    for i, (column, fig) in enumerate(zip(st.columns(len(figs)), figs)):
+        column.plotly_chart(fig, key=f"{key}_{i}", config=PLOTLY_CONFIG, theme=None)
+    for column, note in zip(st.columns(len(notes)) if notes else [], notes):
+        column.caption(tr(note))

@@ -1,0 +1,95 @@
+"""The homophone lens: spellings that share a reading, scored in context.
+
+For a kana word of the sentence (ナク), the table in
+``examples/homophones.toml`` lists spellings with the same reading
+(鳴く, 泣く, 無く ...). Each variant of the whole sentence is scored with the
+model; the relative probability says which reading the context prefers.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from components.examples import EXAMPLES_DIR
+from components.morphemes import Morpheme
+
+HOMOPHONES_FILE = EXAMPLES_DIR / "homophones.toml"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A word of the sentence the lens can work on."""
+
+    morpheme: int  # index into the morphemes
+    surface: str
+    reading: str
+    spellings: tuple[str, ...]
+
+
+def to_katakana(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text)
+    return "".join(chr(ord(c) + 0x60) if "ぁ" <= c <= "ゖ" else c for c in text)
+
+
+def is_kana(text: str) -> bool:
+    text = unicodedata.normalize("NFKC", text)
+    return bool(text) and all("ぁ" <= c <= "ゖ" or "ァ" <= c <= "ヺ" or c == "ー" for c in text)
+
+
+@lru_cache(maxsize=2)
+def load_homophones(path: Path = HOMOPHONES_FILE) -> Mapping[str, tuple[str, ...]]:
+    """Reading (katakana) -> spellings."""
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    return {to_katakana(reading): tuple(spellings) for reading, spellings in data["readings"].items()}
+
+
+def find_candidates(morphemes: Sequence[Morpheme], table: Mapping[str, tuple[str, ...]]) -> tuple[Candidate, ...]:
+    """Kana words of the sentence whose reading has homophones in the table."""
+    out = []
+    for i, m in enumerate(morphemes):
+        if not is_kana(m.surface):
+            continue
+        reading = to_katakana(m.surface)
+        if reading in table:
+            out.append(Candidate(i, m.surface, reading, table[reading]))
+    return tuple(out)
+
+
+def parse_extra(text: str) -> tuple[str, ...]:
+    """Spellings a teacher typed, separated by commas, 、 or spaces."""
+    return tuple(s for s in re.split(r"[,、，\s]+", text or "") if s)
+
+
+def variants(text: str, morpheme: Morpheme, spellings: Sequence[str]) -> tuple[str, ...]:
+    """The sentence with the word replaced by each spelling (the original first, no repeats)."""
+    out = [text]
+    for spelling in spellings:
+        candidate = text[: morpheme.start] + spelling + text[morpheme.end:]
+        if candidate not in out:
+            out.append(candidate)
+    return tuple(out)
+
+
+def relative_probabilities(logprobs: Sequence[float]) -> np.ndarray:
+    """Each sentence's probability relative to the others (a softmax of the log-probabilities)."""
+    x = np.asarray(logprobs, dtype=np.float64)
+    e = np.exp(x - x.max())
+    return e / e.sum()
+
+
+def parse_sentences(text: str) -> tuple[str, ...]:
+    """One sentence per line, blank lines and repeats dropped."""
+    seen: list[str] = []
+    for line in (text or "").splitlines():
+        line = line.strip()
+        if line and line not in seen:
+            seen.append(line)
+    return tuple(seen)

@@ -1,0 +1,169 @@
+"""Guided lessons, stored one per TOML file in ``examples/lessons/``.
+
+A lesson names a sentence, the view to open (page, layer, head, position,
+units, temperature), what to look at, a question and its answer, in
+Japanese and English. Its ``claims`` are machine-checkable statements about
+what the model does; the tests check every claim on the bundled model, and
+the lesson page shows each one with the numbers measured on the current model.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from components.analysis import Analysis
+from components.examples import EXAMPLES_DIR
+from components.sampling import top_probs, top_tokens
+
+LESSONS_DIR = EXAMPLES_DIR / "lessons"
+TEXT_FIELDS = ("title", "look", "question", "answer")
+CLAIM_KINDS = ("attends_more", "next_more_likely", "top_next", "moved_more_than", "future_is_zero", "sharper_when_colder")
+
+
+@dataclass(frozen=True)
+class Lesson:
+    id: str  # the file name without .toml, e.g. 01-self-attention
+    text: str
+    page: str
+    figure: str
+    layer: int
+    head: int
+    pos: int
+    view: str
+    temperature: float
+    texts: Mapping[str, str]  # "title_ja", "look_en", ...
+    compare_text: str = ""
+    claims: tuple[Mapping[str, Any], ...] = field(default_factory=tuple)
+
+    def get(self, name: str, lang: str) -> str:
+        return self.texts.get(f"{name}_{lang}") or self.texts[f"{name}_ja"]
+
+    @property
+    def sentences(self) -> tuple[str, ...]:
+        return (self.text, self.compare_text) if self.compare_text else (self.text,)
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    ok: bool
+    summary: str  # the measured numbers, language-neutral
+
+
+def parse_lesson(lesson_id: str, data: Mapping[str, Any]) -> Lesson:
+    """A lesson from parsed TOML; raises ValueError naming what is missing."""
+    missing = [f"{name}_{lang}" for name in TEXT_FIELDS for lang in ("ja", "en") if not data.get(f"{name}_{lang}")]
+    missing += [k for k in ("text", "page", "layer", "head", "pos") if k not in data]
+    if missing:
+        raise ValueError(f"lesson {lesson_id} lacks {', '.join(missing)}")
+    for claim in data.get("claims", []):
+        if claim.get("kind") not in CLAIM_KINDS:
+            raise ValueError(f"lesson {lesson_id}: unknown claim kind {claim.get('kind')!r}")
+    return Lesson(
+        id=lesson_id,
+        text=data["text"],
+        page=data["page"],
+        figure=data.get("figure", "detail"),
+        layer=int(data["layer"]),
+        head=int(data["head"]),
+        pos=int(data["pos"]),
+        view=data.get("view", "token"),
+        temperature=float(data.get("temperature", 1.0)),
+        texts={f"{n}_{lang}": data[f"{n}_{lang}"] for n in TEXT_FIELDS for lang in ("ja", "en")},
+        compare_text=data.get("compare_text", ""),
+        claims=tuple(data.get("claims", [])),
+    )
+
+
+@lru_cache(maxsize=4)
+def load_lessons(folder: Path = LESSONS_DIR) -> tuple[Lesson, ...]:
+    """Every lesson, ordered by file name."""
+    return tuple(
+        parse_lesson(path.stem, tomllib.loads(path.read_text(encoding="utf-8")))
+        for path in sorted(folder.glob("*.toml"))
+    )
+
+
+# ------------------------------------------------------------------ claims
+
+
+def position_after(analysis: Analysis, prefix: str) -> int:
+    """The position whose text so far is ``prefix`` (its prediction is what comes next)."""
+    so_far = ""
+    for token in analysis.tokens:
+        so_far += token.text
+        if so_far == prefix and (token.index + 1 == analysis.n_tokens or analysis.tokens[token.index + 1].text):
+            return token.index
+    raise ValueError(f"「{prefix}」 is not a prefix of 「{analysis.text}」 on token boundaries")
+
+
+def token_probability(analysis: Analysis, position: int, token_id: int, temperature: float = 1.0, unmasked: bool = False) -> float:
+    """Probability of ``token_id`` after ``position``; 0.0 if it is outside the
+    kept top candidates (then it is below every one of them)."""
+    logits = analysis.unmasked_next_logits if unmasked else analysis.next_logits
+    row = logits.top_ids[position].tolist()
+    if token_id not in row:
+        return 0.0
+    return float(top_probs(logits, temperature)[position, row.index(token_id)])
+
+
+def _unit(analysis: Analysis, label: str) -> int:
+    labels = analysis.unit_labels
+    if label not in labels:
+        raise ValueError(f"no morpheme 「{label}」 in 「{analysis.text}」")
+    return labels.index(label)
+
+
+def check_claim(
+    claim: Mapping[str, Any],
+    lesson: Lesson,
+    analyze: Callable[[str, bool], Analysis],
+    token_id: Callable[[str], int | None],
+) -> ClaimResult:
+    """Evaluate one claim. ``analyze(text, unmasked)`` returns an analysis (from
+    a cache); ``token_id(piece)`` looks a vocabulary piece up in the model's tokenizer."""
+    kind = claim["kind"]
+    text = claim.get("text", lesson.text)
+    a = analyze(text, kind in ("moved_more_than",) or bool(claim.get("unmasked")))
+    if kind == "attends_more":
+        layer, head = claim.get("layer", lesson.layer), claim.get("head", lesson.head)
+        if not (layer < a.n_layers and head < a.n_heads):
+            return ClaimResult(False, f"layer {layer} head {head} does not exist in this model")
+        q, k, o = _unit(a, claim["query"]), _unit(a, claim["key"]), _unit(a, claim["other"])
+        row = a.unit_attentions[layer, head, q]
+        return ClaimResult(
+            bool(row[k] > row[o]),
+            f"L{layer} H{head}: {claim['query']}→{claim['key']} {row[k]:.3f} vs {claim['query']}→{claim['other']} {row[o]:.3f}",
+        )
+    pos = position_after(a, claim["after"]) if "after" in claim else None
+    if kind == "next_more_likely":
+        ids = token_id(claim["token"]), token_id(claim["than"])
+        if None in ids:
+            return ClaimResult(False, "token not in this model's vocabulary")
+        p, q = (token_probability(a, pos, i, claim.get("temperature", 1.0)) for i in ids)
+        return ClaimResult(p > q, f"p({claim['token']} | {claim['after']}) = {p:.4f} vs p({claim['than']}) = {q:.4f}")
+    if kind == "top_next":
+        logits = a.unmasked_next_logits if claim.get("unmasked") else a.next_logits
+        (top,) = top_tokens(logits, pos, a.labels, 1.0, 1)
+        where = "unmasked" if claim.get("unmasked") else "masked"
+        return ClaimResult(top.text == claim["token"], f"{where}: top after {claim['after']} = {top.text} ({top.prob:.1%})")
+    if kind == "moved_more_than":
+        moved = float(a.unmasked_shift[pos])
+        return ClaimResult(moved > claim["threshold"], f"moved after {claim['after']} = {moved:.3f} (> {claim['threshold']})")
+    if kind == "future_is_zero":
+        n = a.n_tokens
+        future = np.triu(np.ones((n, n), dtype=bool), 1)
+        peak = float(np.abs(a.attentions[:, :, future]).max()) if future.any() else 0.0
+        return ClaimResult(peak == 0.0, f"largest weight on a future token = {peak:g}")
+    if kind == "sharper_when_colder":
+        low, high = claim["low"], claim["high"]
+        p = [top_tokens(a.next_logits, pos, a.labels, t, 1)[0].prob for t in (low, 1.0, high)]
+        return ClaimResult(
+            p[0] > p[1] > p[2], f"top probability at T={low}: {p[0]:.3f}, T=1: {p[1]:.3f}, T={high}: {p[2]:.3f}"
+        )
+    raise ValueError(f"unknown claim kind {kind!r}")

@@ -1,0 +1,136 @@
+"""Shareable links: the view lives in the URL query string.
+
+Parameters are named after the widget keys, e.g.
+``?text=鳥がナク&model=gemma-3-270m&page=explorer&layer=3&head=1&pos=2&view=token&temperature=0.7&lesson=01-self-attention&lang=en``.
+
+Reading is defensive: every value is checked and anything malformed is
+dropped, so a mistyped link opens the default view instead of failing. A
+link never carries a folder path (only the built-in models or a hub-style
+id), so a link cannot make the app read files.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, Callable, Mapping
+
+from components.i18n import LANGS
+from components.models import BUNDLED_ID, TINY_ID
+
+PAGES = ("explorer", "mask", "lessons", "generate", "homophones")
+VIEWS = ("token", "morpheme")
+MAX_TEXT = 2000
+_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9][A-Za-z0-9._-]{0,95})?$")
+_LESSON = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+def _int(lo: int, hi: int) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        n = int(value)
+        if not lo <= n <= hi:
+            raise ValueError(value)
+        return n
+
+    return parse
+
+
+def _float(lo: float, hi: float, step: float) -> Callable[[str], float]:
+    def parse(value: str) -> float:
+        x = float(value)
+        if not (math.isfinite(x) and lo <= x <= hi):
+            raise ValueError(value)
+        return round(round(x / step) * step, 2)  # onto the slider's grid
+
+    return parse
+
+
+def _choice(options: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        if value not in options:
+            raise ValueError(value)
+        return value
+
+    return parse
+
+
+def _bool(value: str) -> bool:
+    if value not in ("0", "1", "true", "false"):
+        raise ValueError(value)
+    return value in ("1", "true")
+
+
+def _text(value: str) -> str:
+    if not value or len(value) > MAX_TEXT:
+        raise ValueError("text")
+    return value
+
+
+def _model(value: str) -> str:
+    if value in (BUNDLED_ID, TINY_ID) or _HUB_ID.match(value):
+        return value
+    raise ValueError(value)
+
+
+def _lesson(value: str) -> str:
+    if not _LESSON.match(value):
+        raise ValueError(value)
+    return value
+
+
+#: URL parameter -> parser. The same names as the widget keys.
+FIELDS: dict[str, Callable[[str], Any]] = {
+    "text": _text,
+    "model": _model,
+    "page": _choice(PAGES),
+    "layer": _int(0, 255),
+    "head": _int(0, 255),
+    "pos": _int(0, 4095),
+    "view": _choice(VIEWS),
+    "temperature": _float(0.1, 2.0, 0.05),
+    "top_k": _int(1, 50),
+    "lesson": _lesson,
+    "lang": _choice(LANGS),
+    "projector": _bool,
+}
+
+
+def params_to_state(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Validated state from URL parameters (lists take their first value);
+    unknown or malformed parameters are left out."""
+    state: dict[str, Any] = {}
+    for name, parse in FIELDS.items():
+        raw = params.get(name)
+        if isinstance(raw, (list, tuple)):
+            raw = raw[0] if raw else None
+        if raw is None:
+            continue
+        try:
+            state[name] = parse(str(raw))
+        except (ValueError, TypeError, OverflowError):
+            continue
+    return state
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def state_to_params(state: Mapping[str, Any]) -> dict[str, str]:
+    """URL parameters for the fields present in ``state`` (in FIELDS order).
+    Values a link could not carry back (a folder path as model) are left out."""
+    out: dict[str, str] = {}
+    for name, parse in FIELDS.items():
+        if name not in state or state[name] is None:
+            continue
+        text = _format(state[name])
+        try:
+            parse(text)
+        except (ValueError, TypeError):
+            continue
+        out[name] = text
+    return out

@@ -1,0 +1,111 @@
+"""Step-by-step generation page: one button adds one token."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from components import figures
+from components.analysis import AnalysisError
+from components.generation import Generation, Settings, extend, start
+from components.ui import shell
+from components.ui.explorer import PLOTLY_CONFIG
+from components.ui.shell import tr
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def get_generation(model_id: str, prompt: str, n_steps: int, settings: Settings) -> Generation:
+    """Step n is step n-1 plus one token, so each click costs one forward pass."""
+    loaded = shell.get_model(model_id)
+    if n_steps == 0:
+        return start(loaded, prompt)
+    previous = get_generation(model_id, prompt, n_steps - 1, settings)
+    return previous if previous.finished else extend(loaded, previous, settings)
+
+
+def _change_steps(delta: int) -> None:
+    st.session_state["gen_steps"] = max(0, int(st.session_state.get("gen_steps", 0)) + delta) if delta else 0
+
+
+def settings_from_state() -> Settings:
+    state = st.session_state
+    return Settings(
+        temperature=float(state.get("temperature", 1.0)),
+        top_k=int(state.get("gen_top_k", 0)),
+        top_p=float(state.get("top_p", 1.0)),
+        seed=int(state.get("seed", 0)),
+        greedy=bool(state.get("greedy", False)),
+    )
+
+
+def render_controls() -> None:
+    c1, c2, c3, c4, c5 = st.columns([3, 2, 3, 2, 2])
+    c1.slider(tr("temperature"), 0.1, 2.0, step=0.05, key="temperature", help=tr("temperature_help"))
+    c2.number_input(tr("gen_top_k"), min_value=0, max_value=200, step=1, key="gen_top_k", help=tr("gen_top_k_help"))
+    c3.slider(tr("top_p"), 0.05, 1.0, step=0.05, key="top_p", help=tr("top_p_help"))
+    c4.number_input(tr("seed"), min_value=0, max_value=2**31 - 1, step=1, key="seed", help=tr("seed_help"))
+    c5.toggle(tr("greedy"), key="greedy", help=tr("greedy_help"))
+    b1, b2, b3, _ = st.columns([2, 2, 2, 6])
+    b1.button(tr("gen_add"), key="gen_add", on_click=_change_steps, args=(1,), type="primary", width="stretch")
+    b2.button(tr("gen_undo"), key="gen_undo", on_click=_change_steps, args=(-1,), width="stretch")
+    b3.button(tr("gen_reset"), key="gen_reset", on_click=_change_steps, args=(0,), width="stretch")
+
+
+def render_generation(gen: Generation, n_layers: int, n_heads: int) -> None:
+    st.subheader(tr("gen_text"))
+    st.text(gen.prompt + gen.generated_text)
+    if not gen.steps:
+        st.caption(tr("gen_hint"))
+        return
+    step = gen.steps[-1]
+    fs = shell.font_size()
+    dist = figures.next_token_figure(
+        step.candidates, title=tr("gen_drawn_from", token=step.text, prob=f"{step.prob:.1%}"),
+        value_name=tr("prob"), highlight=step.id, font_size=fs,
+    )
+
+    shell.render_head_pickers(n_layers, n_heads)
+    layer, head = st.session_state["layer"], st.session_state["head"]
+    labels = gen.labels
+    row = figures.attention_row_figure(
+        labels, step.attention[layer, head].tolist(), title=tr("gen_row", token=step.text, layer=layer, head=head),
+        value_name=tr("weight"), highlight=len(labels) - 1, font_size=fs,
+    )
+    shell.render_figures([dist, row], "gen_figs")
+    st.dataframe(
+        pd.DataFrame({
+            tr("gen_step"): list(range(1, len(gen.steps) + 1)),
+            tr("gen_token"): [s.text for s in gen.steps],
+            tr("prob"): [round(s.prob, 4) for s in gen.steps],
+        }),
+        key="gen_table", hide_index=True, width="stretch",
+    )
+    if gen.finished:
+        st.info(tr("gen_finished"))
+
+
+def render() -> None:
+    st.title(tr("gen_title"))
+    st.caption(tr("gen_intro"))
+    shell.render_sentence_box()
+    loaded = shell.load_current_model()
+    if loaded is None:
+        return
+    render_controls()
+    prompt = st.session_state.get("text", "")
+    if st.session_state.get("_gen_for") != (loaded.model_id, prompt):
+        st.session_state["gen_steps"] = 0  # a new prompt starts from nothing
+        st.session_state["_gen_for"] = (loaded.model_id, prompt)
+    try:
+        with st.spinner(tr("analysing")):
+            gen = get_generation(loaded.model_id, prompt, int(st.session_state.get("gen_steps", 0)), settings_from_state())
+    except AnalysisError as exc:
+        st.warning(shell.md_escape(shell.error_text(exc)))
+        st.session_state["gen_steps"] = max(0, int(st.session_state.get("gen_steps", 0)) - 1)
+        return
+    render_generation(gen, loaded.n_layers, loaded.n_heads)
+    shell.render_licence(loaded)
+
+
+if __name__ == "__main__":  # run as a page by st.navigation
+    render()

@@ -1,0 +1,104 @@
+"""The homophone lens, and a minimal-pair scorer for any sentences."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from components import figures
+from components.analysis import AnalysisError, score_sentences
+from components.homophones import find_candidates, load_homophones, parse_extra, parse_sentences, relative_probabilities, variants
+from components.ui import shell
+from components.ui.explorer import PLOTLY_CONFIG
+from components.ui.shell import tr
+
+MAX_SENTENCES = 12
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def get_scores(model_id: str, texts: tuple[str, ...]) -> tuple[float, ...]:
+    """Log-probabilities of whole sentences, cached across sessions."""
+    return tuple(s.logprob for s in score_sentences(shell.get_model(model_id), texts))
+
+
+def scores_figure(model_id: str, texts: tuple[str, ...], title: str):
+    logprobs = get_scores(model_id, texts)
+    return figures.sentence_scores_figure(
+        texts, relative_probabilities(logprobs).tolist(), list(logprobs), title=title,
+        value_name=tr("relative_prob"), font_size=shell.font_size(),
+    )
+
+
+def render_lens(loaded, analysis) -> None:
+    st.subheader(tr("hp_header"))
+    candidates = find_candidates(analysis.morphemes, load_homophones())
+    if not candidates:
+        st.info(tr("hp_none"))
+        return
+    names = {c.morpheme: f"{c.surface}（{c.reading}）" for c in candidates}
+    if st.session_state.get("hp_word") not in names:
+        st.session_state["hp_word"] = candidates[0].morpheme
+    c1, c2 = st.columns(2)
+    c1.selectbox(tr("hp_word"), list(names), key="hp_word", format_func=names.get)
+    c2.text_input(tr("hp_extra"), key="hp_extra", help=tr("hp_extra_help"), max_chars=200)
+    cand = next(c for c in candidates if c.morpheme == st.session_state["hp_word"])
+    morpheme = analysis.morphemes[cand.morpheme]
+    spellings = cand.spellings + parse_extra(st.session_state.get("hp_extra", ""))
+    texts = variants(analysis.text, morpheme, spellings)[:MAX_SENTENCES]
+    st.caption(tr("hp_spellings", word=cand.surface, spellings="、".join(spellings)))
+    score_fig = scores_figure(loaded.model_id, texts, tr("hp_scores_title", word=cand.surface))
+
+    # why: the word's row of attention over the words before it
+    shell.render_head_pickers(analysis.n_layers, analysis.n_heads)
+    layer, head = st.session_state["layer"], st.session_state["head"]
+    unit = next(i for i, u in enumerate(analysis.units) if u.morpheme == cand.morpheme)
+    weights = analysis.unit_attentions[:, :, unit, : unit + 1]  # [layer, head, key_unit]: itself and before
+    c3, c4 = st.columns(2)
+    mean = c3.toggle(tr("hp_mean"), key="hp_mean", help=tr("hp_mean_help"))
+    hide = c4.toggle(tr("hide_sink"), key="hide_sink", help=tr("hide_sink_help"))
+    row = weights.mean(axis=(0, 1)) if mean else weights[layer, head]
+    where = tr("hp_all_heads") if mean else tr("heatmap_title", layer=layer, head=head)
+    labels = analysis.unit_labels[: unit + 1]
+    if hide and unit > 0:  # drop the first column and renormalise, as on the explorer
+        row = row[1:] / max(float(row[1:].sum()), 1e-12)
+        labels = labels[1:]
+    row_fig = figures.attention_row_figure(
+        labels, row.tolist(), title=tr("hp_row_title", word=cand.surface, where=where),
+        value_name=tr("weight"), highlight=len(labels) - 1, font_size=shell.font_size(),
+    )
+    shell.render_figures([score_fig, row_fig], "hp_figs")
+
+
+def render_pairs(loaded) -> None:
+    st.subheader(tr("pairs_header"))
+    st.text_area(tr("pairs"), key="pairs", help=tr("pairs_help"), height=120, max_chars=2000)
+    texts = parse_sentences(st.session_state.get("pairs", ""))[:MAX_SENTENCES]
+    if len(texts) < 2:
+        st.caption(tr("pairs_need_two"))
+        return
+    try:
+        fig = scores_figure(loaded.model_id, texts, tr("pairs_title"))
+    except AnalysisError as exc:
+        st.warning(shell.md_escape(shell.error_text(exc)))
+        return
+    st.plotly_chart(fig, key="pairs_scores", config=PLOTLY_CONFIG, theme=None)
+
+
+def render() -> None:
+    st.title(tr("hp_title"))
+    st.caption(tr("hp_intro"))
+    shell.render_sentence_box()
+    loaded = shell.load_current_model()
+    if loaded is None:
+        return
+    analysis = shell.analyse_current(loaded)
+    if analysis is not None:
+        try:
+            render_lens(loaded, analysis)
+        except AnalysisError as exc:
+            st.warning(shell.md_escape(shell.error_text(exc)))
+    render_pairs(loaded)
+    shell.render_licence(loaded)
+
+
+if __name__ == "__main__":  # run as a page by st.navigation
+    render()

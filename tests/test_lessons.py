@@ -1,0 +1,61 @@
+"""Lessons are data; every lesson's claims hold on the bundled model."""
+
+import pytest
+
+from components import links
+from components.analysis import run_analysis
+from components.lessons import CLAIM_KINDS, check_claim, load_lessons, parse_lesson, position_after
+
+LESSONS = load_lessons()
+
+
+def test_the_four_lessons_exist_and_load():
+    assert len(LESSONS) >= 4
+    ids = [lesson.id for lesson in LESSONS]
+    assert ids == sorted(ids)
+    texts = {lesson.text for lesson in LESSONS} | {lesson.compare_text for lesson in LESSONS}
+    assert {"鳥がナク", "赤ちゃんがナク", "雨が激しく降る"} <= texts
+    for lesson in LESSONS:
+        assert lesson.page in links.PAGES
+        assert links.params_to_state({"lesson": lesson.id})["lesson"] == lesson.id, "ids fit in a link"
+        for name in ("title", "look", "question", "answer"):
+            assert lesson.get(name, "ja") and lesson.get(name, "en")
+        assert lesson.claims, "every lesson states something the tests can check"
+
+
+def test_a_lesson_missing_a_field_is_refused():
+    with pytest.raises(ValueError, match="answer_en"):
+        parse_lesson("x", {"text": "a", "page": "explorer", "layer": 0, "head": 0, "pos": 0,
+                           **{f"{n}_{l}": "t" for n in ("title", "look", "question", "answer") for l in ("ja", "en")
+                              if (n, l) != ("answer", "en")}})
+
+
+def test_claim_kinds_are_known():
+    assert all(c["kind"] in CLAIM_KINDS for lesson in LESSONS for c in lesson.claims)
+
+
+def test_position_after(tiny):
+    a = run_analysis(tiny, "鳥がナク")
+    assert position_after(a, "鳥が") == 2
+    with pytest.raises(ValueError):
+        position_after(a, "鳥がナ ")
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("lesson", LESSONS, ids=[lesson.id for lesson in LESSONS])
+def test_every_claim_holds_on_the_bundled_model(gemma, lesson):
+    cache = {}
+
+    def analyze(text, unmasked):
+        key = (text, unmasked)
+        if key not in cache:
+            cache[key] = run_analysis(gemma, text, scores=unmasked, unmasked=unmasked)
+        return cache[key]
+
+    def token_id(piece):
+        tid = gemma.tokenizer.convert_tokens_to_ids(piece)
+        return None if tid == gemma.tokenizer.unk_token_id else tid
+
+    for claim in lesson.claims:
+        result = check_claim(claim, lesson, analyze, token_id)
+        assert result.ok, f"{lesson.id}: {claim} -> {result.summary}"
