@@ -260,11 +260,13 @@ def run_analysis(
     scores: bool = False,
     unmasked: bool = False,
     max_tokens: int = MAX_TOKENS,
+    labelled_top: int = LABELLED_TOP,
 ) -> Analysis:
     """Analyse ``text``: tokens, morphemes, attentions, next-token logits.
 
     ``scores`` adds the raw pre-mask scores; ``unmasked`` adds a second run
-    with the causal mask lifted in every layer.
+    with the causal mask lifted in every layer. ``labelled_top`` candidates
+    per position get readable text (up to the kept top-m).
     """
     text = check_text(text)
     tokens = tokenize(loaded, text, max_tokens)
@@ -278,9 +280,9 @@ def run_analysis(
         # exact, over the whole vocabulary: how much probability the mask moved
         shift = 0.5 * (main.log_probs.exp() - lifted.log_probs.exp()).abs().sum(dim=-1)
         shift = shift.numpy().astype(np.float64)
-    shown = [main.next_logits.top_ids[:, :LABELLED_TOP]]
+    shown = [main.next_logits.top_ids[:, :labelled_top]]
     if lifted is not None:
-        shown.append(lifted.next_logits.top_ids[:, :LABELLED_TOP])
+        shown.append(lifted.next_logits.top_ids[:, :labelled_top])
     return Analysis(
         model_id=loaded.model_id,
         text=text,

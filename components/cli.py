@@ -86,7 +86,8 @@ def _summary(analysis, top_k: int, temperature: float) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _quiet_transformers()
-    from components.analysis import AnalysisError, run_analysis, score_sentences
+    from components.analysis import LABELLED_TOP, AnalysisError, run_analysis, score_sentences
+    from components.sampling import TOP_M
     from components.models import ModelLoadError, load_model, prepare_bundled
 
     try:
@@ -95,8 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(folder)
             return 0
         if args.command == "analyze":
-            if args.top_k < 1:
-                raise AnalysisError("bad_option", "--top-k must be at least 1")
+            if not 1 <= args.top_k <= TOP_M:
+                raise AnalysisError("bad_option", f"--top-k must be between 1 and {TOP_M}")
             if not args.temperature > 0:
                 raise AnalysisError("bad_option", "--temperature must be positive")
             from components.analysis import check_text
@@ -104,7 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             check_text(args.text)  # fail fast, before a model load
             loaded = load_model(args.model, _progress)
             analysis = run_analysis(
-                loaded, args.text, scores=args.scores, unmasked=args.unmasked, max_tokens=args.max_tokens
+                loaded, args.text, scores=args.scores, unmasked=args.unmasked, max_tokens=args.max_tokens,
+                labelled_top=max(args.top_k, LABELLED_TOP),
             )
             if args.json:
                 from components.export import analysis_to_json
@@ -134,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ModelLoadError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except OSError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except Exception as exc:  # never a traceback for a teacher; the message says what failed
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     return 2

@@ -61,7 +61,7 @@ def attention_heatmap(
     colorscale: str = WEIGHT_SCALE,
     font_size: int = 13,
     height: int | None = None,
-    value_format: str = ".4f",
+    value_format: str = ".4g",
 ) -> go.Figure:
     """One attention matrix. Queries run top to bottom, keys left to right.
 
@@ -275,7 +275,7 @@ def next_token_figure(
             textposition="outside",
             cliponaxis=False,
             customdata=labels,
-            hovertemplate=f"%{{customdata}}<br>{safe(value_name)} = %{{x:.6f}}<extra></extra>",
+            hovertemplate=f"%{{customdata}}<br>{safe(value_name)} = %{{x:.4g}}<extra></extra>",
         )
     )
     _layout(fig, font_size, int(90 + len(candidates) * (font_size + 14)), title)

@@ -191,8 +191,12 @@ STRINGS: dict[str, dict[str, str]] = {
     "col_top_unmasked": {"ja": "次の予測（マスクなし）", "en": "Top next (unmasked)"},
     "col_moved": {"ja": "動いた確率", "en": "Probability moved"},
     "peek_explanation": {
-        "ja": "マスクがないと、「鳥が」の位置はすでに後ろの「ナク」を見られます。そのため「次に何が来るか」の予測は、答えを写すだけの意味のないものになります（上位に「ナ」が来る）。学習中は常にマスクがあったので、モデルは未来を見ずに予測する力を身につけました。最後の位置はもともと全部を見ているので、最初の層ではマスクの有無で変わりません。",
-        "en": "Without the mask, the position of 鳥が can already see the ナク that follows, so its prediction of what comes next is meaningless: the model just copies the answer (ナ rises to the top). The mask was always on during training, which is what taught the model to predict without peeking. The last position sees everything anyway, so in the first layer its row does not change.",
+        "ja": "マスクがないと、「{prefix}」の位置はすでに後ろの「{future}」を見られます。そのため次の予測は答えを写すだけになり、意味がありません（第1候補は「{masked}」から「{unmasked}」に変わり、確率が {moved} 動きました）。学習中は常にマスクがあったので、モデルは未来を見ずに予測する力を身につけました。",
+        "en": "Without the mask, the position of 「{prefix}」 can already see the 「{future}」 that follows, so its prediction just copies the answer and means nothing (the top candidate changes from 「{masked}」 to 「{unmasked}」, and {moved} of the probability moved). The mask was always on in training, which is what taught the model to predict without peeking.",
+    },
+    "peek_last": {
+        "ja": "「{prefix}」は文の最後なので、見えない未来はもうありません。最初の層ではマスクの有無で最後の行は変わりません。それでも予測が動くのは、前の位置が未来の情報を運んでくるからです。",
+        "en": "「{prefix}」 ends the sentence, so there is no hidden future left; in the first layer its row is the same with or without the mask. The prediction still moves because the earlier positions now carry information from the future.",
     },
     "compare_untrained": {"ja": "学習前の小型モデルと比べる", "en": "Compare with the untrained tiny model"},
     "untrained_header": {"ja": "学習前のモデル（ランダムな重み）", "en": "The untrained model (random weights)"},

@@ -20,6 +20,7 @@ import numpy as np
 from components.analysis import Analysis
 from components.examples import EXAMPLES_DIR
 from components.sampling import top_probs, top_tokens
+from components.views import prefix_text
 
 LESSONS_DIR = EXAMPLES_DIR / "lessons"
 TEXT_FIELDS = ("title", "look", "question", "answer")
@@ -94,11 +95,9 @@ def load_lessons(folder: Path = LESSONS_DIR) -> tuple[Lesson, ...]:
 
 def position_after(analysis: Analysis, prefix: str) -> int:
     """The position whose text so far is ``prefix`` (its prediction is what comes next)."""
-    so_far = ""
-    for token in analysis.tokens:
-        so_far += token.text
-        if so_far == prefix and (token.index + 1 == analysis.n_tokens or analysis.tokens[token.index + 1].text):
-            return token.index
+    for position in range(analysis.n_tokens):
+        if prefix_text(analysis, position) == prefix:
+            return position
     raise ValueError(f"「{prefix}」 is not a prefix of 「{analysis.text}」 on token boundaries")
 
 

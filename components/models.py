@@ -154,6 +154,27 @@ def write_manifest(folder: Path, **extra: str) -> None:
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
 
 
+#: folders this process has hash-checked, with the manifest's (mtime, size) at the time
+_VERIFIED: dict[Path, tuple[float, int]] = {}
+
+
+def _manifest_stamp(folder: Path) -> tuple[float, int]:
+    stat = (folder / MANIFEST).stat()
+    return stat.st_mtime, stat.st_size
+
+
+def _verified_unchanged(folder: Path) -> bool:
+    try:
+        return _VERIFIED.get(folder) == _manifest_stamp(folder)
+    except OSError:
+        return False
+
+
+def verified_in_process(folder: Path | None = None) -> bool:
+    """True once this process has hash-checked the prepared folder (and it is unchanged)."""
+    return _verified_unchanged(folder or bundled_dir())
+
+
 def is_prepared() -> bool:
     """Cheap check (no hashing) used to decide whether to show a progress bar."""
     return not check_prepared(full=False)
@@ -189,7 +210,8 @@ def prepare_bundled(progress: Progress | None = None, force: bool = False) -> Pa
     target = bundled_dir()
     root = target.parent
     with _prepare_lock(root):
-        if not force and not check_prepared(target):
+        if not force and (_verified_unchanged(target) or not check_prepared(target)):
+            _VERIFIED[target] = _manifest_stamp(target)
             report(1.0, "done")
             return target
         try:
@@ -242,6 +264,7 @@ def prepare_bundled(progress: Progress | None = None, force: bool = False) -> Pa
             if target.exists():
                 shutil.rmtree(target)
             os.replace(out, target)
+            _VERIFIED[target] = _manifest_stamp(target)
         finally:
             shutil.rmtree(work, ignore_errors=True)
         report(1.0, "done")
@@ -403,7 +426,13 @@ def _load_folder(folder: Path, model_id: str, kind: str) -> LoadedModel:
             f"'{model_id}' is a {config.model_type} model, not a causal (GPT-style) language model: "
             "choose a model usable with AutoModelForCausalLM."
         )
-    need = _float32_bytes(folder)
+    try:
+        need = _float32_bytes(folder)
+    except Exception as exc:  # safetensors raises its own error type for a damaged file
+        raise ModelLoadError(
+            f"The weights of '{model_id}' are unreadable ({type(exc).__name__}): the file is damaged "
+            "or incomplete. Save the model again."
+        ) from exc
     avail = _available_bytes()
     if need * 1.3 > avail:
         raise ModelLoadError(
@@ -432,8 +461,14 @@ def _load_folder(folder: Path, model_id: str, kind: str) -> LoadedModel:
 
 def _finish(model_id: str, kind: str, model, tokenizer) -> LoadedModel:
     config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
-    probe = tokenizer("鳥がナク。", return_tensors="pt").input_ids
-    capture_ok = capture.install(model, probe)
+    try:
+        probe = tokenizer("鳥がナク。", return_tensors="pt").input_ids
+        capture_ok = capture.install(model, probe)
+    except Exception as exc:  # e.g. a tokenizer whose ids overflow the model's embedding
+        raise ModelLoadError(
+            f"'{model_id}' loaded but cannot run a sentence ({type(exc).__name__}: {exc}): "
+            "its tokenizer and weights probably do not belong together."
+        ) from exc
     n_heads = int(config.num_attention_heads)
     return LoadedModel(
         model_id=model_id,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from components.alignment import aggregate_attention, aggregate_mask
+from components.alignment import aggregate_attention, aggregate_mask, token_label
 from components.analysis import Analysis
 from components.sampling import TokenProb, top_tokens
 
@@ -77,6 +77,19 @@ def head_view(
     return HeadView(layer, head, view, hide_sink, np.asarray(weights), np.asarray(mask), query_labels, key_labels)
 
 
+def prefix_text(analysis: Analysis, position: int) -> str:
+    """The text read up to and including ``position``. A byte piece that ends
+    in the middle of a character is shown by its label (𠮷₂), never as a
+    repeated or broken character."""
+    token = analysis.tokens[position]
+    ends = [t.end for t in analysis.tokens[: position + 1] if not t.special]
+    if not ends:
+        return ""
+    if token.parts > 1 and token.part < token.parts:
+        return analysis.text[: token.start] + token_label(token)
+    return analysis.text[: max(ends)]
+
+
 @dataclass(frozen=True)
 class MaskStages:
     """The three stages of one head's causal attention, ``[query, key]`` each."""
@@ -123,7 +136,7 @@ def prediction_shifts(analysis: Analysis, temperature: float = 1.0) -> tuple[Pos
     for pos in range(analysis.n_tokens):
         (with_mask,) = top_tokens(analysis.next_logits, pos, analysis.labels, temperature, 1)
         (without,) = top_tokens(analysis.unmasked_next_logits, pos, analysis.labels, temperature, 1)
-        prefix = "".join(t.text for t in analysis.tokens[: pos + 1])
+        prefix = prefix_text(analysis, pos)
         shifts.append(PositionShift(pos, prefix, with_mask, without, float(analysis.unmasked_shift[pos])))
     return tuple(shifts)
 

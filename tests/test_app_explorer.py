@@ -62,6 +62,7 @@ def test_view_changes_never_run_the_model_again(app):
         app.slider(key="temperature").set_value(0.5).run()
         app.number_input(key="top_k").set_value(5).run()
         app.toggle(key="hide_sink").set_value(True).run()
+        app.segmented_control(key="view").set_value("morpheme").run()
         app.select_slider(key="pos").set_value(2).run()
         assert not app.exception
         assert calls == [], "layer/head/temperature/top-k/view/position re-slice the cached analysis"
@@ -154,3 +155,14 @@ def test_default_page_on_the_bundled_gemma(gemma):
     picks = [trace for trace in fig["overview"]["data"] if trace["type"] == "scatter"][0]
     assert len(picks["customdata"]) == 72
     assert any("Gemma" in c.value for c in at.caption)
+
+
+def test_a_damaged_custom_model_keeps_the_last_good_view(app, tiny, tmp_path):
+    tiny.model.save_pretrained(tmp_path, safe_serialization=True)
+    tiny.tokenizer.save_pretrained(tmp_path)
+    (tmp_path / "model.safetensors").write_bytes(b"\x00" * 64)  # damaged weights
+    app.selectbox(key="model").set_value("custom").run()
+    app.text_input(key="model_path").input(str(tmp_path)).run()
+    assert not app.exception
+    assert any("damaged" in m for m in messages(app))
+    assert "head_heatmap" in charts(app)

@@ -73,3 +73,89 @@ def test_mask_page_in_chromium(server, artifacts):
         table = page.locator("[data-testid=stDataFrame]").first
         assert table.is_visible()
         page.screenshot(path=str(artifacts / "mask.png"), full_page=True)
+
+
+def test_a_shared_link_opens_its_view_in_chromium(server, artifacts):
+    import urllib.parse
+
+    query = urllib.parse.urlencode(
+        {"text": "雨が激しく降る", "layer": 5, "head": 2, "view": "morpheme", "pos": 2, "lang": "en"}
+    )
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 2400})
+        page.goto(f"{server}/?{query}")
+        wait_for_app(page)
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.js-plotly-plot .gtitle')].some(e => e.textContent === 'Layer 5, head 2')",
+            timeout=60_000,
+        )
+        assert x_ticks(page, 0) == ["<bos>", "雨", "が", "激しく", "降る"]
+        assert any("After 「雨が」" in t for t in heatmap_titles(page))
+        assert page.locator("[data-testid=stException]").count() == 0
+        assert "layer=5" in page.url and "view=morpheme" in page.url
+        page.screenshot(path=str(artifacts / "shared-link.png"), full_page=True)
+
+
+def _largest_tick_font(page) -> float:
+    return page.evaluate(
+        "() => Math.max(...[...document.querySelectorAll('.js-plotly-plot .xtick text, .js-plotly-plot .ytick text')]"
+        ".map(e => parseFloat(getComputedStyle(e).fontSize) || 0))"
+    )
+
+
+def test_projector_view_in_chromium(server, artifacts):
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 1600})
+        page.goto(server + "/?text=鳥がナク")
+        wait_for_app(page)
+        normal = _largest_tick_font(page)
+        page.goto(server + "/?text=鳥がナク&projector=1")
+        wait_for_app(page)
+        time.sleep(1)
+        assert page.locator("[data-testid=stSidebar][aria-expanded=true]").count() == 0, "sidebar collapsed"
+        for name, label in (("detail", "ヘッドの詳細"), ("next", "次のトークン"), ("strip", "形態素"), ("overview", "全ヘッド")):
+            page.get_by_role("radiogroup", name="表示する図").get_by_role("radio", name=label, exact=True).click()
+            page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length === 1", timeout=30_000)
+            wait_for_app(page)
+            time.sleep(0.8)
+            assert page.locator(".js-plotly-plot").count() == 1, "one figure at a time"
+            page.screenshot(path=str(artifacts / f"projector-{name}.png"), full_page=True)
+            if name in ("detail", "next"):
+                assert _largest_tick_font(page) >= normal + 6, "large type"
+        for name in ("lessons", "mask"):
+            page.goto(f"{server}/{name}?projector=1")
+            wait_for_app(page)
+            time.sleep(1)
+            assert page.locator("[data-testid=stException]").count() == 0
+            page.screenshot(path=str(artifacts / f"projector-{name}.png"), full_page=True)
+
+
+def test_classroom_pages_in_chromium(server, artifacts):
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 2200})
+        page.goto(server + "/lessons")
+        wait_for_app(page)
+        page.get_by_role("button", name="次へ →").click()
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.js-plotly-plot .gtitle')].some(e => e.textContent.includes('生スコア'))",
+            timeout=60_000,
+        )
+        page.screenshot(path=str(artifacts / "lessons.png"), full_page=True)
+        page.goto(server + "/generate")
+        add = page.get_by_role("button", name="＋1トークン")
+        add.wait_for(timeout=60_000)
+        for _ in range(3):
+            add.click()
+            time.sleep(1.5)
+        wait_for_app(page)
+        assert page.locator(".js-plotly-plot").count() == 2
+        page.screenshot(path=str(artifacts / "generate.png"), full_page=True)
+        page.goto(server + "/homophones")
+        wait_for_app(page)
+        page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 3", timeout=60_000)
+        ticks = page.eval_on_selector_all(
+            ".js-plotly-plot", "(plots) => [...plots[0].querySelectorAll('.ytick text')].map(e => e.textContent)"
+        )
+        assert ticks[0] == "鳥が鳴く", "the lens ranks the singing bird first"
+        assert page.locator("[data-testid=stException]").count() == 0
+        page.screenshot(path=str(artifacts / "homophones.png"), full_page=True)

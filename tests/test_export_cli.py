@@ -97,6 +97,7 @@ def test_cli_score_prints_one_line_per_sentence(capsys, tiny):
     [
         (["analyze", "   ", "--model", "tiny-random"], 2, "empty"),
         (["analyze", "鳥", "--model", "tiny-random", "--top-k", "0"], 2, "top-k"),
+        (["analyze", "鳥", "--model", "tiny-random", "--top-k", "300"], 2, "top-k"),
         (["analyze", "鳥", "--model", "tiny-random", "--temperature", "-1"], 2, "temperature"),
         (["analyze", "あ" * 100, "--model", "tiny-random"], 2, "limit is 64"),
         (["analyze", "鳥", "--model", "/no/such/folder"], 1, "does not exist"),
@@ -122,3 +123,11 @@ def test_cli_as_a_module_in_a_subprocess():
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["model"] == "tiny-random"
     assert "Traceback" not in ok.stderr
+
+
+def test_cli_top_k_beyond_fifty_is_still_readable(capsys):
+    assert main(["analyze", "鳥が", "--model", "tiny-random", "--json", "-", "--top-k", "80"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    texts = [t["text"] for p in data["next_tokens"] for t in p["top"]]
+    assert len(data["next_tokens"][0]["top"]) == 80
+    assert not any(t.startswith("#") for t in texts)

@@ -137,3 +137,24 @@ def test_lifting_the_mask_changes_the_prediction_after_tori_ga(gemma):
     tv = 0.5 * float((masked - unmasked).abs().sum())
     assert tv > 0.1
     assert tv == pytest.approx(float(a.unmasked_shift[pos]), abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    "text, morpheme",
+    [("ｶﾀｶﾅです", "ｶﾀｶﾅ"), ("👨‍👩‍👧と𠮷野家", "𠮷"), ("Hello 世界", "世界"), ("猫がnyaと鳴く", "nya")],
+)
+def test_gemma_alignment_on_odd_text(gemma, text, morpheme):
+    a = run_analysis(gemma, text)
+    labels = a.token_labels
+    assert all("\ufffd" not in label for label in labels)
+    (m,) = [m for m in a.morphemes if m.surface == morpheme]
+    covered = [a.tokens[i] for i in m.tokens]
+    assert covered and min(t.start for t in covered) <= m.start and max(t.end for t in covered) >= m.end
+    np.testing.assert_allclose(a.unit_attentions.sum(-1), 1.0, atol=1e-5)
+
+
+def test_prefix_of_a_byte_piece_is_never_repeated(gemma):
+    from components.views import prefix_text
+
+    a = run_analysis(gemma, "𠮷野家")
+    assert [prefix_text(a, i) for i in range(a.n_tokens)] == ["", "𠮷₁", "𠮷₂", "𠮷₃", "𠮷", "𠮷野", "𠮷野家"]

@@ -120,3 +120,34 @@ def test_a_flipped_byte_is_detected(fake_prepared):
 def test_cache_dir_is_overridable(monkeypatch, tmp_path):
     monkeypatch.setenv(models.CACHE_ENV, str(tmp_path / "elsewhere"))
     assert models.bundled_dir() == tmp_path / "elsewhere" / models.BUNDLED_FOLDER
+
+
+def _saved_tiny(tiny, folder):
+    tiny.model.save_pretrained(folder, safe_serialization=True)
+    tiny.tokenizer.save_pretrained(folder)
+    return folder
+
+
+def test_damaged_weights_are_a_clear_error(tiny, tmp_path):
+    folder = _saved_tiny(tiny, tmp_path)
+    (folder / "model.safetensors").write_bytes(b"garbage" * 10)
+    with pytest.raises(ModelLoadError, match="damaged"):
+        load_model(str(folder))
+
+
+def test_a_folder_without_a_tokenizer_is_a_clear_error(tiny, tmp_path):
+    folder = _saved_tiny(tiny, tmp_path)
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        (folder / name).unlink(missing_ok=True)
+    with pytest.raises(ModelLoadError):
+        load_model(str(folder))
+
+
+def test_cli_on_a_damaged_model_says_so_without_a_traceback(tiny, tmp_path, capsys):
+    from components.cli import main
+
+    folder = _saved_tiny(tiny, tmp_path)
+    (folder / "model.safetensors").write_bytes(b"garbage")
+    assert main(["analyze", "鳥", "--model", str(folder)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "Traceback" not in err

@@ -12,7 +12,7 @@ from components.export import analysis_to_json, head_to_csv
 from components.sampling import top_tokens
 from components.ui import shell
 from components.ui.shell import tr
-from components.views import head_view
+from components.views import head_view, prefix_text
 
 PLOTLY_CONFIG = {
     "displaylogo": False,
@@ -31,7 +31,8 @@ def morpheme_table(analysis: Analysis) -> pd.DataFrame:
     rows = {
         tr("row_reading"): [m.reading or "—" for m in analysis.morphemes],
         tr("row_pos"): [m.pos_detail or m.pos for m in analysis.morphemes],
-        tr("row_lemma"): [m.lemma for m in analysis.morphemes],
+        # UniDic appends a gloss to loanword lemmas (ナク-Nak, テレビ-television)
+        tr("row_lemma"): [m.lemma.split("-")[0] or m.lemma for m in analysis.morphemes],
         tr("row_tokens"): [" | ".join(labels[i] for i in m.tokens) for m in analysis.morphemes],
     }
     return pd.DataFrame.from_dict(rows, orient="index", columns=columns)
@@ -132,7 +133,7 @@ def render_next_token(analysis: Analysis) -> None:
     pos = st.session_state["pos"]
     temperature = float(st.session_state["temperature"])
     candidates = top_tokens(analysis.next_logits, pos, analysis.labels, temperature, int(st.session_state["top_k"]))
-    prefix = "".join(t.text for t in analysis.tokens[: pos + 1])
+    prefix = prefix_text(analysis, pos)
     fig = figures.next_token_figure(
         candidates, title=tr("next_title", prefix=prefix, temperature=f"{temperature:g}"), value_name=tr("prob"),
         font_size=shell.font_size(),

@@ -6,12 +6,13 @@ import streamlit as st
 
 from components import figures
 from components.analysis import AnalysisError
-from components.lessons import Lesson, check_claim, load_lessons, position_after
+from components.lessons import Lesson, check_claim, load_lessons
 from components.sampling import top_tokens
 from components.ui import shell
 from components.ui.explorer import PLOTLY_CONFIG, build_head_figure
 from components.ui.mask import stage_figures
 from components.ui.shell import tr
+from components.views import prefix_text
 
 PAGE_FILES = {
     "explorer": "components/ui/explorer.py",
@@ -85,11 +86,7 @@ def lesson_figures(lesson: Lesson, loaded) -> list:
             out.extend(stage_figures(a, layer, head))
         elif lesson.figure in ("next", "shift"):
             pos = min(lesson.pos, a.n_tokens - 1)
-            try:
-                pos = position_after(a, "".join(t.text for t in a.tokens[: pos + 1]))
-            except ValueError:
-                pass
-            prefix = "".join(t.text for t in a.tokens[: pos + 1])
+            prefix = prefix_text(a, pos)
             temperature = float(st.session_state.get("temperature", 1.0)) if lesson.figure == "next" else 1.0
             sources = [("with_mask", a.next_logits)]
             if lesson.figure == "shift" and unmasked:

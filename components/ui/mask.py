@@ -14,7 +14,7 @@ from components.sampling import top_tokens
 from components.ui import shell
 from components.ui.explorer import PLOTLY_CONFIG
 from components.ui.shell import tr
-from components.views import head_view, last_word_position, mask_stages, prediction_shifts
+from components.views import head_view, last_word_position, mask_stages, prediction_shifts, prefix_text
 
 def _symmetric(values: np.ndarray) -> float:
     finite = np.abs(values[np.isfinite(values)])
@@ -78,13 +78,17 @@ def render_heads(analysis: Analysis, key: str, layer: int, head: int) -> None:
 
 @st.fragment
 def render_head_section(analysis: Analysis, part: str = "both") -> None:
-    """Layer/head changes rerun only this part, from the cached analysis."""
+    """Layer/head changes rerun only this part, from the cached analysis; the
+    untrained comparison lives here too, so it follows the chosen head."""
     shell.render_head_pickers(analysis.n_layers, analysis.n_heads)
     layer, head = st.session_state["layer"], st.session_state["head"]
     if part in ("both", "stages"):
         render_stages(analysis, "mask", layer, head)
     if part in ("both", "compare"):
         render_compare(analysis, "mask", layer, head)
+    if part == "both" and analysis.model_id != TINY_ID:
+        if st.toggle(tr("compare_untrained"), key="compare_untrained"):
+            render_untrained()
     shell.sync_url()
 
 
@@ -124,7 +128,7 @@ def render_shift(analysis: Analysis) -> None:
         format_func=lambda i: f"{i}: {labels[i]}",
     )
     k = int(st.session_state.get("top_k", 10))
-    prefix = "".join(t.text for t in analysis.tokens[: pos + 1])
+    prefix = prefix_text(analysis, pos)
     left, right = st.columns(2)
     for column, logits, name, key in (
         (left, analysis.next_logits, "with_mask", "next_masked"),
@@ -136,7 +140,20 @@ def render_shift(analysis: Analysis) -> None:
             font_size=shell.font_size(),
         )
         column.plotly_chart(fig, key=key, config=PLOTLY_CONFIG, theme=None)
-    st.info(shell.md_escape(tr("peek_explanation")))
+    st.info(shell.md_escape(peek_explanation(analysis, pos)))
+
+
+def peek_explanation(analysis: Analysis, pos: int) -> str:
+    """Why the prediction at ``pos`` means little once the future is visible,
+    told with this sentence's own words and numbers."""
+    shift = prediction_shifts(analysis)[pos]
+    future = analysis.text[len(shift.prefix):] if analysis.text.startswith(shift.prefix) else ""
+    if not future:
+        return tr("peek_last", prefix=shift.prefix or "<bos>")
+    return tr(
+        "peek_explanation", prefix=shift.prefix or "<bos>", future=future,
+        masked=shift.masked_top.text, unmasked=shift.unmasked_top.text, moved=f"{shift.moved:.2f}",
+    )
 
 
 def render_untrained() -> None:
@@ -182,8 +199,6 @@ def render() -> None:
     elif analysis is not None:
         render_head_section(analysis)
         render_shift(analysis)
-        if loaded.model_id != TINY_ID and st.toggle(tr("compare_untrained"), key="compare_untrained"):
-            render_untrained()
     shell.render_licence(loaded)
 
 

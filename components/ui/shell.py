@@ -206,12 +206,17 @@ def load_current_model() -> models.LoadedModel | None:
     fallback = st.session_state.get("_good_model", BUNDLED_ID)
     for model_id in dict.fromkeys([wanted, fallback, BUNDLED_ID]):
         try:
-            if model_id == BUNDLED_ID and not models.is_prepared():
+            if model_id == BUNDLED_ID and not models.verified_in_process():
+                # first use in this process: hash-check the cache (about 2 s), and
+                # prepare or rebuild it with a progress bar if it is missing or damaged
                 _prepare_with_progress()
             with st.spinner(tr("loading_model")):
                 loaded = get_model(model_id)
         except ModelLoadError as exc:
             st.error(md_escape(tr("err_model", model=model_id, detail=str(exc))))
+            continue
+        except Exception as exc:  # never a traceback: say what failed and try the next model
+            st.error(md_escape(tr("err_model", model=model_id, detail=f"{type(exc).__name__}: {exc}")))
             continue
         st.session_state["_good_model"] = model_id
         return loaded
@@ -233,7 +238,7 @@ def analyse_current(loaded: models.LoadedModel, scores: bool = False, unmasked: 
     try:
         with st.spinner(tr("analysing")):
             analysis = get_analysis(loaded.model_id, text, scores, unmasked)
-    except AnalysisError as exc:
+    except Exception as exc:  # AnalysisError, or anything a custom model raises
         st.warning(md_escape(error_text(exc)))
         good = st.session_state.get("_good_text")
         if not good or good == text:
@@ -241,7 +246,7 @@ def analyse_current(loaded: models.LoadedModel, scores: bool = False, unmasked: 
         st.info(md_escape(tr("showing_last_good", text=good)))
         try:
             return get_analysis(loaded.model_id, good, scores, unmasked)
-        except AnalysisError:
+        except Exception:
             return None
     st.session_state["_good_text"] = text
     return analysis

@@ -1,0 +1,124 @@
+"""Lessons, step-by-step generation and the homophone lens in AppTest."""
+
+import pytest
+import streamlit as st
+
+from apptest_utils import array, charts, count_model_calls, new_app
+from components.lessons import load_lessons
+from components.ui.shell import get_model
+
+
+@pytest.fixture
+def app():
+    st.cache_data.clear()
+    at = new_app()
+    at.run()
+    return at
+
+
+def test_lesson_page_steps_through_every_lesson(app):
+    app.switch_page("components/ui/lessons.py").run()
+    assert not app.exception
+    seen = [app.session_state["lesson"]]
+    for _ in range(len(load_lessons()) - 1):
+        app.button(key="lesson_next").click().run()
+        assert not app.exception
+        seen.append(app.session_state["lesson"])
+    assert seen == [lesson.id for lesson in load_lessons()]
+    app.button(key="lesson_prev").click().run()
+    assert app.session_state["lesson"] == seen[-2]
+    assert charts(app), "each lesson draws its view"
+
+
+def test_lesson_sets_its_view_and_reveals_the_answer(app):
+    app.switch_page("components/ui/lessons.py").run()
+    lesson = load_lessons()[0]
+    assert (app.session_state["layer"], app.session_state["head"]) == (lesson.layer, lesson.head)
+    assert app.session_state["view"] == lesson.view
+    assert not app.success
+    app.toggle(key="reveal").set_value(True).run()
+    assert app.success[0].value.startswith(lesson.get("answer", "ja")[:5])
+    texts = [t.value for t in app.text]
+    assert any(t.startswith(("✓", "✗")) for t in texts), "claims are checked on the current model"
+
+
+def test_open_this_view_switches_to_the_lesson_page(app):
+    app.switch_page("components/ui/lessons.py").run()
+    app.button(key="lesson_next").click().run()  # the causal-mask lesson opens the mask page
+    app.button(key="lesson_open").click().run()
+    assert not app.exception
+    assert app.query_params["page"] == "mask"
+    assert "mask_stages_0" in charts(app)
+
+
+def test_generation_adds_undoes_and_resets(app):
+    app.switch_page("components/ui/generate.py").run()
+    assert not app.exception
+    app.session_state["seed"] = 5
+    app.button(key="gen_add").click().run()
+    app.button(key="gen_add").click().run()
+    first = app.text[0].value
+    assert app.session_state["gen_steps"] == 2
+    assert {"gen_figs_0", "gen_figs_1"} <= set(charts(app))
+    dist = charts(app)["gen_figs_0"]["data"][0]
+    assert "#d62728" in list(dist["marker"]["color"]), "the chosen token is highlighted"
+    app.button(key="gen_undo").click().run()
+    assert app.session_state["gen_steps"] == 1
+    app.button(key="gen_add").click().run()
+    assert app.text[0].value == first, "the same seed repeats the same draw"
+    app.button(key="gen_reset").click().run()
+    assert app.session_state["gen_steps"] == 0
+
+
+def test_each_generation_step_costs_one_forward_pass(app):
+    app.switch_page("components/ui/generate.py").run()
+    calls, remove = count_model_calls(get_model("tiny-random").model)
+    try:
+        app.button(key="gen_add").click().run()
+        app.button(key="gen_add").click().run()
+        assert len(calls) == 2
+        app.button(key="gen_undo").click().run()
+        assert len(calls) == 2, "undo is a cache hit"
+    finally:
+        remove()
+
+
+def test_greedy_generation_in_the_app(app):
+    app.switch_page("components/ui/generate.py").run()
+    app.toggle(key="greedy").set_value(True).run()
+    app.button(key="gen_add").click().run()
+    dist = charts(app)["gen_figs_0"]["data"][0]
+    probs = array(dist["x"])
+    assert list(dist["marker"]["color"])[0] == "#d62728", "greedy takes the most likely token"
+    assert probs[0] == probs.max()
+
+
+def test_homophone_lens_and_minimal_pairs(app):
+    app.switch_page("components/ui/homophones.py").run()
+    assert not app.exception
+    figs = charts(app)
+    assert {"hp_figs_0", "hp_figs_1", "pairs_scores"} <= set(figs)
+    scored = figs["hp_figs_0"]["layout"]["yaxis"]["ticktext"]
+    assert set(scored) == {"鳥がナク", "鳥が鳴く", "鳥が泣く", "鳥が無く", "鳥がなく"}
+    app.text_input(key="hp_extra").input("亡く").run()
+    assert "鳥が亡く" in charts(app)["hp_figs_0"]["layout"]["yaxis"]["ticktext"]
+    app.text_area(key="pairs").input("猫が魚を食べる\n魚が猫を食べる").run()
+    assert len(charts(app)["pairs_scores"]["layout"]["yaxis"]["ticktext"]) == 2
+
+
+def test_homophone_lens_without_a_kana_word(app):
+    app.switch_page("components/ui/homophones.py").run()
+    app.text_input(key="text").input("雨が激しく降る").run()
+    assert not app.exception
+    assert app.info, "it says what kind of sentence the lens needs"
+
+
+@pytest.mark.integration
+def test_lens_in_the_app_ranks_the_singing_bird_first(gemma):
+    st.cache_data.clear()
+    at = new_app(model="gemma-3-270m")
+    at.run()
+    at.switch_page("components/ui/homophones.py").run()
+    assert not at.exception
+    fig = charts(at)["hp_figs_0"]
+    assert fig["layout"]["yaxis"]["ticktext"][0] == "鳥が鳴く", "best first"

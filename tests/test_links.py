@@ -1,0 +1,96 @@
+"""Shareable links: every field round-trips; a link opens the view it names."""
+
+import pytest
+import streamlit as st
+
+from apptest_utils import charts, new_app, tick_labels
+from components import links
+from components.ui.shell import DEFAULTS
+
+EVERY_FIELD = {
+    "text": "鳥がナク", "model": "tiny-random", "page": "mask", "layer": 3, "head": 1, "pos": 2,
+    "view": "morpheme", "temperature": 0.7, "top_k": 5, "lesson": "01-self-attention", "lang": "en",
+    "projector": True,
+}
+
+
+def test_every_field_round_trips():
+    assert set(EVERY_FIELD) == set(links.FIELDS)
+    params = links.state_to_params(EVERY_FIELD)
+    assert params == {
+        "text": "鳥がナク", "model": "tiny-random", "page": "mask", "layer": "3", "head": "1", "pos": "2",
+        "view": "morpheme", "temperature": "0.7", "top_k": "5", "lesson": "01-self-attention", "lang": "en",
+        "projector": "1",
+    }
+    assert links.params_to_state(params) == EVERY_FIELD
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"layer": "-1"}, {"layer": "x"}, {"temperature": "nan"}, {"temperature": "9"}, {"page": "admin"},
+        {"view": "<script>"}, {"lang": "fr"}, {"model": "/etc/passwd"}, {"model": "../secret"},
+        {"lesson": "../../x"}, {"text": ""}, {"text": "あ" * 3000}, {"projector": "maybe"},
+    ],
+)
+def test_malformed_values_are_dropped(params):
+    assert links.params_to_state(params) == {}
+
+
+def test_a_folder_path_never_goes_into_a_link():
+    assert "model" not in links.state_to_params({"model": "/home/teacher/models/mine"})
+    assert links.state_to_params({"model": "gpt2"})["model"] == "gpt2"
+
+
+def test_temperature_snaps_to_the_slider_grid():
+    assert links.params_to_state({"temperature": "0.73"})["temperature"] == 0.75
+    assert links.params_to_state({"layer": ["4", "5"]})["layer"] == 4
+
+
+def test_defaults_are_valid_links():
+    state = {k: v for k, v in DEFAULTS.items() if k in links.FIELDS}
+    assert links.params_to_state(links.state_to_params(state)) == state
+
+
+def test_opening_a_shared_link_shows_the_view_it_names():
+    st.cache_data.clear()
+    at = new_app()
+    at.query_params.update({"text": "雨が激しく降る", "model": "tiny-random", "layer": "1", "head": "1",
+                            "view": "morpheme", "pos": "2", "temperature": "0.5", "lang": "en"})
+    at.run()
+    assert not at.exception
+    assert at.text_input(key="text").value == "雨が激しく降る"
+    fig = charts(at)["head_heatmap"]
+    assert fig["layout"]["title"]["text"] == "Layer 1, head 1"
+    assert tick_labels(fig["layout"]["xaxis"]) == ["<bos>", "雨", "が", "激しく", "降る"]
+    assert at.select_slider(key="pos").value == 2, "the link's position is kept"
+    assert at.slider(key="temperature").value == 0.5
+    assert "After 「雨が」" in charts(at)["next_tokens"]["layout"]["title"]["text"]
+    assert at.title[0].value == "Attention Classroom"
+    # and the app writes the view back into the address bar
+    assert at.query_params["layer"] == "1" and at.query_params["view"] == "morpheme"
+    assert at.query_params["page"] == "explorer"
+
+
+def test_a_link_to_the_lesson_page_opens_that_lesson():
+    st.cache_data.clear()
+    at = new_app()
+    at.query_params.update({"page": "lessons", "lesson": "02-causal-mask", "model": "tiny-random"})
+    at.run()
+    assert not at.exception
+    assert at.session_state["lesson"] == "02-causal-mask"
+    assert at.session_state["text"] == "雨が激しく降る"
+    assert at.query_params["lesson"] == "02-causal-mask" and at.query_params["page"] == "lessons"
+
+
+def test_projector_link_collapses_to_one_large_figure():
+    st.cache_data.clear()
+    at = new_app()
+    at.query_params.update({"projector": "1", "model": "tiny-random"})
+    at.run()
+    assert not at.exception
+    figs = charts(at)
+    assert list(figs) == ["head_heatmap"], "one figure at a time"
+    assert figs["head_heatmap"]["layout"]["font"]["size"] >= 20
+    at.segmented_control(key="figure").set_value("strip").run()
+    assert list(charts(at)) == ["morpheme_strip_large"]
