@@ -132,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
     except AnalysisError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return 1 if exc.code in ("no_capture", "no_attentions") else 2  # the model's fault, not the input's
     except ModelLoadError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
