@@ -287,30 +287,32 @@ def next_token_figure(
     return fig
 
 
-def shift_figure(
+def column_bars_figure(
     labels: Sequence[str],
-    moved: Sequence[float],
+    values: Sequence[float],
     *,
     title: str = "",
-    value_name: str = "probability moved",
+    value_name: str = "value",
     highlight: int | None = None,
     font_size: int = 13,
+    y_max: float | None = None,
 ) -> go.Figure:
-    """Bars, one per position: how much of the next-token distribution moved
-    when the mask was lifted (total variation, 0..1)."""
+    """One bar per token in reading order (labels are user text), e.g. how much
+    probability moved at each position, or one query's attention over its keys."""
     text = [safe(label) for label in labels]
     colours = [HIGHLIGHT if i == highlight else BAR for i in range(len(labels))]
     fig = go.Figure(
         go.Bar(
-            x=list(range(len(labels))), y=list(moved), marker_color=colours,
-            text=[f"{m:.2f}" for m in moved], textposition="outside", cliponaxis=False,
-            customdata=text, hovertemplate=f"%{{customdata}}<br>{safe(value_name)} = %{{y:.4f}}<extra></extra>",
+            x=list(range(len(labels))), y=list(values), marker_color=colours,
+            text=[f"{v:.2f}" for v in values], textposition="outside", cliponaxis=False,
+            customdata=text, hovertemplate=f"%{{customdata}}<br>{safe(value_name)} = %{{y:.4g}}<extra></extra>",
         )
     )
-    _layout(fig, font_size, 340, title)
+    _layout(fig, font_size, 320 + 2 * font_size, title)
     fig.update_xaxes(tickvals=list(range(len(labels))), ticktext=text, automargin=True,
-                     tickangle=0 if len(labels) <= 12 else -60)
-    fig.update_yaxes(title={"text": safe(value_name)}, range=[0, 1.1], automargin=True)
+                     tickangle=0 if len(labels) <= 14 else -60)
+    top = y_max if y_max is not None else max(list(values) + [0.01]) * 1.2
+    fig.update_yaxes(title={"text": safe(value_name)}, range=[0, top], automargin=True)
     return fig
 
 
@@ -327,32 +329,6 @@ def table_figure(header: Sequence[str], rows: Sequence[Sequence[str]], *, font_s
         )
     )
     _layout(fig, font_size, int(60 + (len(rows) + 1) * font_size * 2.1))
-    return fig
-
-
-def attention_row_figure(
-    labels: Sequence[str],
-    weights: Sequence[float],  # [key]
-    *,
-    title: str = "",
-    value_name: str = "weight",
-    highlight: int | None = None,
-    font_size: int = 13,
-) -> go.Figure:
-    """One query's attention over the keys it can see, as bars in reading order."""
-    text = [safe(label) for label in labels]
-    colours = [HIGHLIGHT if i == highlight else BAR for i in range(len(labels))]
-    fig = go.Figure(
-        go.Bar(
-            x=list(range(len(labels))), y=list(weights), marker_color=colours,
-            text=[f"{w:.2f}" for w in weights], textposition="outside", cliponaxis=False,
-            customdata=text, hovertemplate=f"%{{customdata}}<br>{safe(value_name)} = %{{y:.4f}}<extra></extra>",
-        )
-    )
-    _layout(fig, font_size, 320 + 2 * font_size, title)
-    fig.update_xaxes(tickvals=list(range(len(labels))), ticktext=text, automargin=True,
-                     tickangle=0 if len(labels) <= 14 else -60)
-    fig.update_yaxes(title={"text": safe(value_name)}, range=[0, max(list(weights) + [0.01]) * 1.2], automargin=True)
     return fig
 
 

@@ -155,10 +155,7 @@ SECTIONS = ("detail", "next", "strip", "overview")
 
 
 def render() -> None:
-    st.title(tr("app_title"))
-    st.caption(tr("app_tagline"))
-    shell.render_sentence_box()
-    loaded = shell.load_current_model()
+    loaded = shell.page_start("app_title", "app_tagline")
     if loaded is None:
         return
     analysis = shell.analyse_current(loaded)

@@ -67,7 +67,7 @@ def render_generation(gen: Generation, n_layers: int, n_heads: int) -> None:
     shell.render_head_pickers(n_layers, n_heads)
     layer, head = st.session_state["layer"], st.session_state["head"]
     labels = gen.labels
-    row = figures.attention_row_figure(
+    row = figures.column_bars_figure(
         labels, step.attention[layer, head].tolist(), title=tr("gen_row", token=step.text, layer=layer, head=head),
         value_name=tr("weight"), highlight=len(labels) - 1, font_size=fs,
     )
@@ -85,10 +85,7 @@ def render_generation(gen: Generation, n_layers: int, n_heads: int) -> None:
 
 
 def render() -> None:
-    st.title(tr("gen_title"))
-    st.caption(tr("gen_intro"))
-    shell.render_sentence_box()
-    loaded = shell.load_current_model()
+    loaded = shell.page_start("gen_title", "gen_intro")
     if loaded is None:
         return
     render_controls()

@@ -61,7 +61,7 @@ def render_lens(loaded, analysis) -> None:
     if hide and unit > 0:  # drop the first column and renormalise, as on the explorer
         row = row[1:] / max(float(row[1:].sum()), 1e-12)
         labels = labels[1:]
-    row_fig = figures.attention_row_figure(
+    row_fig = figures.column_bars_figure(
         labels, row.tolist(), title=tr("hp_row_title", word=cand.surface, where=where),
         value_name=tr("weight"), highlight=len(labels) - 1, font_size=shell.font_size(),
     )
@@ -84,10 +84,7 @@ def render_pairs(loaded) -> None:
 
 
 def render() -> None:
-    st.title(tr("hp_title"))
-    st.caption(tr("hp_intro"))
-    shell.render_sentence_box()
-    loaded = shell.load_current_model()
+    loaded = shell.page_start("hp_title", "hp_intro")
     if loaded is None:
         return
     analysis = shell.analyse_current(loaded)

@@ -118,7 +118,7 @@ def render_shift(analysis: Analysis) -> None:
     shell.clamp_state("mask_pos", analysis.n_tokens)
     pos = st.session_state["mask_pos"]
     st.plotly_chart(
-        figures.shift_figure(labels, moved, title=tr("shift_title"), value_name=tr("moved"), highlight=pos,
+        figures.column_bars_figure(labels, moved, title=tr("shift_title"), value_name=tr("moved"), highlight=pos, y_max=1.1,
                              font_size=shell.font_size()),
         key="shift", config=PLOTLY_CONFIG, theme=None,
     )
@@ -170,16 +170,13 @@ def render_untrained() -> None:
     st.caption(tr("heatmap_title", layer=layer, head=head))
     render_heads(analysis, "tiny", layer, head)
     st.plotly_chart(
-        figures.shift_figure(analysis.token_labels, analysis.unmasked_shift, title=tr("shift_title"), value_name=tr("moved")),
+        figures.column_bars_figure(analysis.token_labels, analysis.unmasked_shift, title=tr("shift_title"), value_name=tr("moved"), y_max=1.1),
         key="tiny_shift", config=PLOTLY_CONFIG, theme=None,
     )
 
 
 def render() -> None:
-    st.title(tr("mask_title"))
-    st.caption(tr("mask_intro"))
-    shell.render_sentence_box()
-    loaded = shell.load_current_model()
+    loaded = shell.page_start("mask_title", "mask_intro")
     if loaded is None:
         return
     if not loaded.capture_ok:

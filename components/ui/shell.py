@@ -289,3 +289,12 @@ def render_figures(figs, key: str, notes: tuple[str, ...] = ()) -> None:
         column.plotly_chart(fig, key=f"{key}_{i}", config=PLOTLY_CONFIG, theme=None)
     for column, note in zip(st.columns(len(notes)) if notes else [], notes):
         column.caption(tr(note))
+
+
+def page_start(title_key: str, intro_key: str, sentence_box: bool = True) -> models.LoadedModel | None:
+    """Title, intro, the sentence box and the current model: how every page starts."""
+    st.title(tr(title_key))
+    st.caption(tr(intro_key))
+    if sentence_box:
+        render_sentence_box()
+    return load_current_model()
