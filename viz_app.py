@@ -19,6 +19,7 @@ PAGES = {
     "lessons": st.Page("components/ui/lessons.py", title=tr("page_lessons"), url_path="lessons"),
     "generate": st.Page("components/ui/generate.py", title=tr("page_generate"), url_path="generate"),
     "homophones": st.Page("components/ui/homophones.py", title=tr("page_homophones"), url_path="homophones"),
+    "icl": st.Page("components/ui/icl.py", title=tr("page_icl"), url_path="icl"),
 }
 current = st.navigation(list(PAGES.values()))
 linked = st.session_state.pop("_link_page", None)

@@ -32,7 +32,8 @@ def safe(text: str) -> str:
     return html.escape(str(text), quote=False)
 
 
-def _layout(fig: go.Figure, font_size: int, height: int, title: str = "") -> go.Figure:
+def style(fig: go.Figure, font_size: int, height: int, title: str = "") -> go.Figure:
+    """The house style: fonts that read Japanese, a left-aligned escaped title, white paper."""
     fig.update_layout(
         title={"text": safe(title), "x": 0, "xanchor": "left", "font": {"size": font_size + 2}},
         font={"family": FONT_FAMILY, "size": font_size},
@@ -128,16 +129,18 @@ def attention_heatmap(
         fig.update_traces(xgap=0, ygap=0, selector={"type": "heatmap"})
     side = max(n_q, n_k)
     cell = max(12, min(56, 560 // max(side, 1)))
-    _layout(fig, font_size, height or int(190 + side * cell), title)
+    style(fig, font_size, height or int(190 + side * cell), title)
     if title:  # the title sits above the key axis, which is drawn at the top
         fig.update_layout(margin={"t": 90}, title={"y": 0.98, "yanchor": "top"})
+    # past ~40 tokens every label cannot fit: label every k-th (hover still names each cell)
+    k_step, q_step = -(-n_k // 40), -(-n_q // 40)
     fig.update_xaxes(
-        tickvals=list(range(n_k)), ticktext=k_text, title={"text": safe(axis_key)}, side="top",
+        tickvals=list(range(0, n_k, k_step)), ticktext=k_text[::k_step], title={"text": safe(axis_key)}, side="top",
         showgrid=False, zeroline=False, automargin=True, tickangle=0 if n_k <= 12 else -60,
         range=[-0.5, n_k - 0.5],
     )
     fig.update_yaxes(
-        tickvals=list(range(n_q)), ticktext=q_text, title={"text": safe(axis_query)},
+        tickvals=list(range(0, n_q, q_step)), ticktext=q_text[::q_step], title={"text": safe(axis_query)},
         autorange="reversed", showgrid=False, zeroline=False, automargin=True, scaleanchor="x", scaleratio=1,
     )
     fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.02, "xanchor": "left", "x": 0})
@@ -235,7 +238,7 @@ def all_heads_figure(
     plot_w = n_layers * (block_px + 6)
     grid_h, grid_w = grid.shape
     plot_h = int(plot_w * grid_h / grid_w)
-    _layout(fig, font_size, plot_h + 100)
+    style(fig, font_size, plot_h + 100)
     fig.update_layout(
         width=plot_w + 150, clickmode="event+select", dragmode=False,
         margin={"l": 60, "r": 10, "t": 80, "b": 20},
@@ -278,7 +281,7 @@ def next_token_figure(
             hovertemplate=f"%{{customdata}}<br>{safe(value_name)} = %{{x:.4g}}<extra></extra>",
         )
     )
-    _layout(fig, font_size, int(90 + len(candidates) * (font_size + 14)), title)
+    style(fig, font_size, int(90 + len(candidates) * (font_size + 14)), title)
     fig.update_yaxes(tickvals=list(range(len(candidates))), ticktext=labels, autorange="reversed", automargin=True)
     fig.update_xaxes(
         title={"text": safe(value_name), "standoff": 8}, range=[0, max(probs + [0.01]) * 1.2],
@@ -308,7 +311,7 @@ def column_bars_figure(
             customdata=text, hovertemplate=f"%{{customdata}}<br>{safe(value_name)} = %{{y:.4g}}<extra></extra>",
         )
     )
-    _layout(fig, font_size, 320 + 2 * font_size, title)
+    style(fig, font_size, 320 + 2 * font_size, title)
     fig.update_xaxes(tickvals=list(range(len(labels))), ticktext=text, automargin=True,
                      tickangle=0 if len(labels) <= 14 else -60)
     top = y_max if y_max is not None else max(list(values) + [0.01]) * 1.2
@@ -328,7 +331,7 @@ def table_figure(header: Sequence[str], rows: Sequence[Sequence[str]], *, font_s
                    "height": int(font_size * 1.9), "align": "center"},
         )
     )
-    _layout(fig, font_size, int(60 + (len(rows) + 1) * font_size * 2.1))
+    style(fig, font_size, int(60 + (len(rows) + 1) * font_size * 2.1))
     return fig
 
 
@@ -353,8 +356,67 @@ def sentence_scores_figure(
             hovertemplate="%{customdata}<br>%{text}<extra></extra>",
         )
     )
-    _layout(fig, font_size, int(90 + len(order) * (font_size + 22)), title)
+    style(fig, font_size, int(90 + len(order) * (font_size + 22)), title)
     fig.update_yaxes(tickvals=list(range(len(order))), ticktext=labels, autorange="reversed", automargin=True)
     fig.update_xaxes(title={"text": safe(value_name)}, range=[0, 1.45], tickformat=".0%", automargin=True,
                      tickvals=[0, 0.25, 0.5, 0.75, 1])
+    return fig
+
+
+def few_shot_figure(
+    n_demos: Sequence[int],
+    answer_probs: Sequence[float],
+    top_texts: Sequence[str],
+    top_probs: Sequence[float],
+    shuffled_probs: Sequence[float] | None = None,
+    *,
+    title: str = "",
+    names: tuple[str, str, str] = ("expected answer", "top prediction", "shuffled answers"),
+    axis_x: str = "demonstrations",
+    value_name: str = "probability",
+    font_size: int = 13,
+) -> go.Figure:
+    """The answer's probability against the number of demonstrations, with
+    the model's top prediction (labelled) and an optional shuffled control."""
+    xs = list(n_demos)
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=xs, y=list(answer_probs), mode="lines+markers", name=safe(names[0]),
+                             line={"color": BAR, "width": 3}, marker={"size": 10}))
+    fig.add_trace(go.Scatter(x=xs, y=list(top_probs), mode="lines+markers+text", name=safe(names[1]),
+                             text=[safe(t) for t in top_texts], textposition="top center",
+                             line={"color": "#999999", "dash": "dot"}))
+    if shuffled_probs is not None:
+        fig.add_trace(go.Scatter(x=xs, y=list(shuffled_probs), mode="lines+markers", name=safe(names[2]),
+                                 line={"color": HIGHLIGHT, "dash": "dash"}))
+    style(fig, font_size, 420, title)
+    fig.update_xaxes(title={"text": safe(axis_x)}, tickvals=xs, automargin=True)
+    fig.update_yaxes(title={"text": safe(value_name)}, range=[0, 1.05], tickformat=".0%", automargin=True)
+    fig.update_layout(legend={"orientation": "h", "y": -0.25})
+    return fig
+
+
+def matrix_figure(
+    values: np.ndarray,  # [row, column]
+    row_labels: Sequence[str],
+    column_labels: Sequence[str],
+    *,
+    title: str = "",
+    value_name: str = "weight",
+    axis_rows: str = "",
+    axis_columns: str = "",
+    font_size: int = 13,
+) -> go.Figure:
+    """A small labelled matrix on the 0..1 weight scale (layer x head scores,
+    layer x prompt part attention)."""
+    n_rows, n_cols = values.shape
+    fig = go.Figure(go.Heatmap(
+        z=values, x=list(range(n_cols)), y=list(range(n_rows)), colorscale=WEIGHT_SCALE, zmin=0, zmax=1,
+        hovertemplate=f"%{{y}}, %{{x}}: %{{z:.3f}}<extra></extra>", colorbar={"title": {"text": safe(value_name)}},
+    ))
+    style(fig, font_size, 160 + (font_size + 10) * n_rows, title)
+    fig.update_xaxes(tickvals=list(range(n_cols)), ticktext=[safe(c) for c in column_labels], side="top",
+                     title={"text": safe(axis_columns)}, automargin=True,
+                     tickangle=0 if max((len(c) for c in column_labels), default=0) * n_cols <= 24 else -40)
+    fig.update_yaxes(tickvals=list(range(n_rows)), ticktext=[safe(r) for r in row_labels], autorange="reversed",
+                     title={"text": safe(axis_rows)}, automargin=True)
     return fig

@@ -18,7 +18,7 @@ from typing import Any, Callable, Mapping
 from components.i18n import LANGS
 from components.models import BUNDLED_ID, TINY_ID
 
-PAGES = ("explorer", "mask", "lessons", "generate", "homophones")
+PAGES = ("explorer", "mask", "lessons", "generate", "homophones", "icl")
 VIEWS = ("token", "morpheme")
 MAX_TEXT = 2000
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9][A-Za-z0-9._-]{0,95})?$")

@@ -122,3 +122,36 @@ def test_lens_in_the_app_ranks_the_singing_bird_first(gemma):
     assert not at.exception
     fig = charts(at)["hp_figs_0"]
     assert fig["layout"]["yaxis"]["ticktext"][0] == "鳥が鳴く", "best first"
+
+
+def test_in_context_learning_page(app):
+    app.switch_page("components/ui/icl.py").run()
+    assert not app.exception
+    figs = charts(app)
+    assert {"icl_figs_0", "icl_figs_1"} <= set(figs)
+    curve = figs["icl_figs_0"]["data"]
+    assert len(array(curve[0]["x"])) == 5, "0 to 4 demonstrations"
+    assert app.code[0].value == "大きい→小さい\n高い→低い\n長い→短い\n明るい→暗い\n重い→"
+    app.toggle(key="icl_shuffled").set_value(True).run()
+    assert len(charts(app)["icl_figs_0"]["data"]) == 3, "the shuffled control is drawn"
+    app.selectbox(key="icl_task").set_value("en-ja").run()
+    assert app.code[0].value.endswith("fish→")
+    app.text_area(key="icl_demos").input("a→b").run()
+    assert not app.exception and app.code[0].value == "a→b\nfish→"
+    app.button(key="induction_run").click().run()
+    assert {"induction_0", "induction_1"} <= set(charts(app))
+    assert not app.exception
+
+
+@pytest.mark.integration
+def test_in_context_learning_page_on_gemma(gemma):
+    st.cache_data.clear()
+    at = new_app(model="gemma-3-270m")
+    at.query_params.update({"page": "icl"})
+    at.run()
+    assert not at.exception
+    probs = array(charts(at)["icl_figs_0"]["data"][0]["y"])
+    assert probs[0] < 0.05 and probs[3] > 0.5, "antonyms: zero-shot fails, three demonstrations work"
+    at.button(key="induction_run").click().run()
+    title = charts(at)["induction_1"]["layout"]["title"]["text"]
+    assert "5" in title and "1" in title, "layer 5, head 1 is the best induction head"

@@ -159,3 +159,18 @@ def test_classroom_pages_in_chromium(server, artifacts):
         assert ticks[0] == "鳥が鳴く", "the lens ranks the singing bird first"
         assert page.locator("[data-testid=stException]").count() == 0
         page.screenshot(path=str(artifacts / "homophones.png"), full_page=True)
+
+
+def test_in_context_learning_page_in_chromium(server, artifacts):
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 2800})
+        page.goto(server + "/icl")
+        wait_for_app(page)
+        page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=60_000)
+        page.get_by_role("button", name="帰納ヘッドを探す").click()
+        page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 4", timeout=60_000)
+        wait_for_app(page)
+        time.sleep(1)
+        assert page.locator("[data-testid=stException]").count() == 0
+        assert any("層 5・ヘッド 1" in t for t in heatmap_titles(page)), "the induction head is found"
+        page.screenshot(path=str(artifacts / "icl.png"), full_page=True)

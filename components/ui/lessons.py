@@ -20,6 +20,7 @@ PAGE_FILES = {
     "lessons": "components/ui/lessons.py",
     "generate": "components/ui/generate.py",
     "homophones": "components/ui/homophones.py",
+    "icl": "components/ui/icl.py",
 }
 
 

@@ -42,6 +42,7 @@ DEFAULTS = {
     "pairs": "鳥が鳴く\n鳥が泣く\n鳥が無く",
     "hp_extra": "",
     "hp_mean": False,
+    "icl_shuffled": False,
 }
 
 # ------------------------------------------------------------------ helpers

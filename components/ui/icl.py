@@ -1,0 +1,153 @@
+"""In-context learning page: zero-shot vs few-shot, attention to the
+demonstrations, and the induction heads behind it."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from components import figures
+from components.alignment import token_label
+from components.analysis import AnalysisError, run_forward, tokenize
+from components.icl import (
+    Task,
+    build_prompt,
+    few_shot_curve,
+    induction_scores,
+    line_attention,
+    load_tasks,
+    parse_pairs,
+    repeated_random_tokens,
+    shuffle_answers,
+)
+from components.ui import shell
+from components.ui.shell import tr
+
+INDUCTION_LENGTH = 30
+CUSTOM = "custom"
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def get_curve(model_id: str, pairs: tuple, query: str, answer: str) -> tuple:
+    return few_shot_curve(shell.get_model(model_id), pairs, query, answer)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def get_line_attention(model_id: str, pairs: tuple, query: str) -> tuple[np.ndarray, tuple[str, ...], tuple[str, ...]]:
+    """``[layer, part]`` attention of the final position, the part names, and the token labels."""
+    loaded = shell.get_model(model_id)
+    prompt = build_prompt(pairs, query)
+    tokens = tokenize(loaded, prompt.text)
+    parts, names = line_attention(run_forward(loaded, [t.id for t in tokens]).attentions, tokens, prompt)
+    return parts, names, tuple(token_label(t) for t in tokens)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def get_induction(model_id: str, length: int, seed: int) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+    """Induction scores ``[layer, head]``, and the attentions ``[layer, head, q, k]`` of the repeated sequence."""
+    loaded = shell.get_model(model_id)
+    ids = repeated_random_tokens(loaded, length, seed)
+    att = run_forward(loaded, ids).attentions
+    offset = len(ids) - 2 * length
+    return induction_scores(att, length, offset), att, ids
+
+
+def _apply_task() -> None:
+    tasks = {t.id: t for t in load_tasks()}
+    task: Task | None = tasks.get(st.session_state.get("icl_task"))
+    if task is not None:
+        st.session_state["icl_demos"] = "\n".join(f"{a}→{b}" for a, b in task.pairs)
+        st.session_state["icl_query"], st.session_state["icl_answer"] = task.query, task.answer
+
+
+def render_builder() -> tuple[tuple, str, str]:
+    tasks = load_tasks()
+    names = {t.id: t.title(shell.lang()) for t in tasks} | {CUSTOM: tr("icl_custom")}
+    if "icl_demos" not in st.session_state:
+        st.session_state.setdefault("icl_task", tasks[0].id)
+        _apply_task()
+    st.selectbox(tr("icl_task"), list(names), key="icl_task", format_func=names.get, on_change=_apply_task)
+    c1, c2 = st.columns([3, 2])
+    c1.text_area(tr("icl_demos"), key="icl_demos", height=150, help=tr("icl_demos_help"), max_chars=2000)
+    c2.text_input(tr("icl_query"), key="icl_query", max_chars=100)
+    c2.text_input(tr("icl_answer"), key="icl_answer", max_chars=100, help=tr("icl_answer_help"))
+    pairs = parse_pairs(st.session_state.get("icl_demos", ""))[:8]
+    return pairs, st.session_state.get("icl_query", "").strip(), st.session_state.get("icl_answer", "").strip()
+
+
+def render_induction(loaded) -> None:
+    st.subheader(tr("induction_header"))
+    st.caption(tr("induction_explain"))
+    if st.button(tr("induction_run"), key="induction_run"):
+        st.session_state["induction_for"] = loaded.model_id
+    if st.session_state.get("induction_for") != loaded.model_id:
+        return
+    seed = int(st.session_state.get("seed", 0))
+    scores, att, ids = get_induction(loaded.model_id, INDUCTION_LENGTH, seed)
+    layer, head = (int(i) for i in np.unravel_index(np.argmax(scores), scores.shape))
+    fs = shell.font_size()
+    heat = figures.matrix_figure(
+        scores, [str(i) for i in range(scores.shape[0])], [str(i) for i in range(scores.shape[1])],
+        title=tr("induction_scores_title"), value_name=tr("induction_score"),
+        axis_rows=tr("layer"), axis_columns=tr("head"), font_size=fs,
+    )
+    n = len(ids)
+    labels = [f"t{i}" for i in range(n)]
+    pattern = figures.attention_heatmap(
+        att[layer, head], np.triu(np.ones((n, n), dtype=bool), 1), labels, labels,
+        title=tr("induction_best", layer=layer, head=head, score=f"{scores[layer, head]:.2f}"),
+        value_name=tr("weight"), masked_name=tr("masked_legend"), masked_hover=tr("masked_hover"),
+        axis_query=tr("axis_query"), axis_key=tr("axis_key"), font_size=fs - 2,
+    )
+    shell.render_figures([heat, pattern], "induction")
+    ranked = np.argsort(-scores, axis=None)[:5]
+    st.text("  ".join(
+        f"{tr('layer')} {i // scores.shape[1]}・{tr('head')} {i % scores.shape[1]}: {scores.flat[i]:.2f}" for i in ranked
+    ))
+
+
+def render() -> None:
+    loaded = shell.page_start("icl_title", "icl_intro", sentence_box=False)
+    if loaded is None:
+        return
+    pairs, query, answer = render_builder()
+    if not pairs or not query or not answer:
+        st.info(tr("icl_need"))
+        render_induction(loaded)
+        return
+    prompt = build_prompt(pairs, query)
+    try:
+        parts, names, token_labels = get_line_attention(loaded.model_id, pairs, query)
+        curve = get_curve(loaded.model_id, pairs, query, answer)
+        shuffled = (
+            get_curve(loaded.model_id, shuffle_answers(pairs, int(st.session_state.get("seed", 0))), query, answer)
+            if st.session_state.get("icl_shuffled") else None
+        )
+    except AnalysisError as exc:
+        st.warning(shell.md_escape(shell.error_text(exc)))
+        return
+    st.subheader(tr("icl_prompt"))
+    st.code(prompt.text, language=None)
+    st.text(tr("tokens_line", tokens=" | ".join(token_labels)))
+    st.toggle(tr("icl_shuffled"), key="icl_shuffled", help=tr("icl_shuffled_help"))
+    fs = shell.font_size()
+    few_shot = figures.few_shot_figure(
+        [p.n_demos for p in curve], [p.answer_prob for p in curve], [p.top_text for p in curve],
+        [p.top_prob for p in curve], None if shuffled is None else [p.answer_prob for p in shuffled],
+        title=tr("icl_curve_title"), names=(tr("icl_answer_prob"), tr("icl_top_prob"), tr("icl_shuffled_prob")),
+        axis_x=tr("icl_n_demos"), value_name=tr("prob"), font_size=fs,
+    )
+    looks = figures.matrix_figure(
+        parts, [f"{tr('layer')} {i}" for i in range(parts.shape[0])], names,
+        title=tr("icl_parts_title"), value_name=tr("weight"), font_size=fs,
+    )
+    shell.render_figures([few_shot, looks], "icl_figs")
+    best = int(np.argmax(parts[:, 1:-1].sum(axis=0))) + 1 if len(names) > 2 else None
+    if best is not None:
+        st.caption(tr("icl_most", line=names[best]))
+    render_induction(loaded)
+    shell.render_licence(loaded)
+
+
+if __name__ == "__main__":  # run as a page by st.navigation
+    render()
