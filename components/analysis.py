@@ -36,9 +36,40 @@ MAX_TOKENS = 64
 #: how many candidates per position get a readable label (the UI's top-k limit)
 LABELLED_TOP = 50
 
-#: Serialises model runs: two cores are better used by one forward pass at a
-#: time than by several fighting for them, and torch modules are shared.
-MODEL_LOCK = threading.Lock()
+class ModelGate:
+    """Serialises model runs: two cores are better used by one forward pass at
+    a time than by several fighting for them, and torch modules are shared.
+    It also counts the runs under way or waiting, so a page can say that a
+    student is waiting for their turn."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._count_lock = threading.Lock()
+        self._pending = 0
+
+    def __enter__(self) -> "ModelGate":
+        with self._count_lock:
+            self._pending += 1
+        try:
+            self._lock.acquire()
+        except BaseException:
+            with self._count_lock:
+                self._pending -= 1
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._lock.release()
+        with self._count_lock:
+            self._pending -= 1
+
+    @property
+    def pending(self) -> int:
+        """Model runs under way or waiting for their turn."""
+        return self._pending
+
+
+MODEL_LOCK = ModelGate()
 #: rows of logits summarised together (8 x 262k floats = 8 MB stays in cache)
 _CHUNK_ROWS = 8
 
@@ -116,7 +147,14 @@ class ForwardPass:
 
 
 def check_text(text: str) -> str:
-    """The text to analyse, or :class:`AnalysisError` if there is nothing to read."""
+    """The text to analyse, or :class:`AnalysisError` if there is nothing to read.
+
+    Lone UTF-16 surrogates (which a browser paste can produce) stand for no
+    character and cannot be encoded for any tokenizer: they are dropped, the
+    one change ever made to what was typed.
+    """
+    if isinstance(text, str) and any("\ud800" <= c <= "\udfff" for c in text):
+        text = "".join(c for c in text if not "\ud800" <= c <= "\udfff")
     if not isinstance(text, str) or not text.strip():
         raise AnalysisError("empty", "The sentence is empty: type a sentence such as 鳥がナク.")
     return text

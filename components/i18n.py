@@ -51,10 +51,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "model_bundled": {"ja": "Gemma 3 270M（同梱・学習済み）", "en": "Gemma 3 270M (bundled, trained)"},
     "model_tiny": {"ja": "小型ランダムモデル（学習前）", "en": "Tiny random model (untrained)"},
     "model_custom": {"ja": "その他（ID またはフォルダ）", "en": "Other (id or folder)"},
-    "model_custom_field": {"ja": "モデル ID またはフォルダ", "en": "Model id or folder"},
+    "model_custom_field": {"ja": "モデル ID またはフォルダ名", "en": "Model id or folder name"},
     "model_custom_help": {
-        "ja": "例: gpt2 や /path/to/model。ローカルのキャッシュにあるモデルだけを読み込みます。",
-        "en": "For example gpt2 or /path/to/model. Only models already on this computer are loaded.",
+        "ja": "例: gpt2（Hugging Face のキャッシュにあるもの）、またはモデル用フォルダ（環境変数 ATTENTION_CLASSROOM_MODELS）の中のフォルダ名。パスは受け付けません。",
+        "en": "For example gpt2 (from the Hugging Face cache), or the name of a folder in the models folder (environment variable ATTENTION_CLASSROOM_MODELS). Paths are not accepted.",
     },
     "preparing": {
         "ja": "同梱モデルを初回準備中（約1分、次回からはすぐ起動します）: {stage}",
@@ -69,6 +69,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "stage_done": {"ja": "完了", "en": "done"},
     "loading_model": {"ja": "モデルを読み込み中…", "en": "Loading the model…"},
     "analysing": {"ja": "解析中…", "en": "Analysing…"},
+    "waiting": {
+        "ja": "順番待ち中…（ほかの {n} 件の文を先に解析しています）",
+        "en": "Waiting for your turn… ({n} other sentences are being analysed first)",
+    },
     # ------------------------------------------------------------- errors
     "err_empty": {
         "ja": "文が空です。「鳥がナク」のような文を入力してください。",

@@ -36,6 +36,7 @@ from components import capture
 BUNDLED_ID = "gemma-3-270m"
 TINY_ID = "tiny-random"
 CACHE_ENV = "ATTENTION_CLASSROOM_CACHE"
+MODELS_ENV = "ATTENTION_CLASSROOM_MODELS"
 BUNDLED_FOLDER = "gemma-3-270m-f32"
 MANIFEST = "classroom-manifest.json"
 MANIFEST_FORMAT = 1
@@ -93,6 +94,14 @@ def cache_dir() -> Path:
         return Path(os.environ[CACHE_ENV]).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "attention-classroom"
+
+
+def models_dir() -> Path:
+    """Where the app looks for model folders chosen by name:
+    ``$ATTENTION_CLASSROOM_MODELS``, else ``<cache>/models``."""
+    if os.environ.get(MODELS_ENV):
+        return Path(os.environ[MODELS_ENV]).expanduser()
+    return cache_dir() / "models"
 
 
 def bundled_dir() -> Path:
@@ -484,15 +493,28 @@ def _finish(model_id: str, kind: str, model, tokenizer) -> LoadedModel:
     )
 
 
-def load_model(model_id: str, progress: Progress | None = None) -> LoadedModel:
-    """Load a model by id: ``gemma-3-270m``, ``tiny-random``, a hub id or a folder.
+def is_model_name(text: str) -> bool:
+    """A hub id or a folder name (``name`` or ``org/name``): never a path."""
+    return bool(_HUB_ID.match(text or ""))
 
+
+def load_model(model_id: str, progress: Progress | None = None, allow_paths: bool = True) -> LoadedModel:
+    """Load a model by id: ``gemma-3-270m``, ``tiny-random``, a folder name in
+    :func:`models_dir`, a hub id, or (when ``allow_paths``) any folder path.
+
+    The app passes ``allow_paths=False``: what a student types never becomes
+    a file path, only a name looked up in the models folder or the hub cache.
     Raises :class:`ModelLoadError` with a message that says what to do.
     """
     model_id = (model_id or "").strip()
     if not model_id:
         raise ModelLoadError("No model given: choose gemma-3-270m, tiny-random, a hub id or a folder.")
-    kind = describe(model_id)
+    if not allow_paths and model_id not in (BUNDLED_ID, TINY_ID) and not is_model_name(model_id):
+        raise ModelLoadError(
+            f"'{model_id}' is not a model name. Type a Hugging Face id (like 'gpt2') or the name of a "
+            f"folder inside {models_dir()} (set {MODELS_ENV} to use another folder)."
+        )
+    kind = describe(model_id) if allow_paths else ("hub" if model_id not in (BUNDLED_ID, TINY_ID) else describe(model_id))
     if kind == "tiny":
         tokenizer = build_tiny_tokenizer()
         return _finish(TINY_ID, "tiny", build_tiny_model(tokenizer), tokenizer)
@@ -506,4 +528,7 @@ def load_model(model_id: str, progress: Progress | None = None) -> LoadedModel:
             return _load_folder(folder, BUNDLED_ID, "bundled")
     if kind == "folder":
         return _load_folder(Path(model_id).expanduser(), model_id, "folder")
+    named = models_dir() / model_id
+    if named.is_dir():
+        return _load_folder(named, model_id, "folder")
     return _load_folder(_resolve_hub(model_id), model_id, "hub")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 import html
 import json
 
@@ -44,7 +45,8 @@ def tick_labels(axis: dict) -> list[str]:
 
 
 def messages(at: AppTest) -> list[str]:
-    return [e.value for e in list(at.error) + list(at.warning) + list(at.info)]
+    """Error, warning and info texts as a reader sees them (Markdown escapes removed)."""
+    return [re.sub(r"\\(.)", r"\1", e.value) for e in list(at.error) + list(at.warning) + list(at.info)]
 
 
 def count_model_calls(model):

@@ -124,11 +124,12 @@ def test_too_long_input_names_the_limit(app):
     assert "head_heatmap" in charts(app), "the last good view stays"
 
 
-def test_unloadable_model_keeps_the_previous_one(app):
+@pytest.mark.parametrize("typed", ["/no/such/model/folder", "../../etc", "~/models", "no-such-model"])
+def test_unloadable_model_keeps_the_previous_one(app, typed):
     app.selectbox(key="model").set_value("custom").run()
-    app.text_input(key="model_path").input("/no/such/model/folder").run()
+    app.text_input(key="model_path").input(typed).run()
     assert not app.exception
-    assert any("/no/such/model/folder" in m for m in messages(app))
+    assert any("ATTENTION_CLASSROOM_MODELS" in m or "hf download" in m for m in messages(app))
     assert "head_heatmap" in charts(app)
 
 
@@ -157,12 +158,24 @@ def test_default_page_on_the_bundled_gemma(gemma):
     assert any("Gemma" in c.value for c in at.caption)
 
 
-def test_a_damaged_custom_model_keeps_the_last_good_view(app, tiny, tmp_path):
-    tiny.model.save_pretrained(tmp_path, safe_serialization=True)
-    tiny.tokenizer.save_pretrained(tmp_path)
-    (tmp_path / "model.safetensors").write_bytes(b"\x00" * 64)  # damaged weights
+def test_a_model_folder_is_chosen_by_name(app, tiny, tmp_path, monkeypatch):
+    monkeypatch.setenv("ATTENTION_CLASSROOM_MODELS", str(tmp_path))
+    tiny.model.save_pretrained(tmp_path / "my-gpt", safe_serialization=True)
+    tiny.tokenizer.save_pretrained(tmp_path / "my-gpt")
     app.selectbox(key="model").set_value("custom").run()
-    app.text_input(key="model_path").input(str(tmp_path)).run()
+    app.text_input(key="model_path").input("my-gpt").run()
+    assert not app.exception and not app.error
+    assert tick_labels(charts(app)["head_heatmap"]["layout"]["xaxis"]) == ["<bos>", "鳥", "が", "ナ", "ク"]
+
+
+def test_a_damaged_custom_model_keeps_the_last_good_view(app, tiny, tmp_path, monkeypatch):
+    monkeypatch.setenv("ATTENTION_CLASSROOM_MODELS", str(tmp_path))
+    folder = tmp_path / "broken"
+    tiny.model.save_pretrained(folder, safe_serialization=True)
+    tiny.tokenizer.save_pretrained(folder)
+    (folder / "model.safetensors").write_bytes(b"\x00" * 64)  # damaged weights
+    app.selectbox(key="model").set_value("custom").run()
+    app.text_input(key="model_path").input("broken").run()
     assert not app.exception
     assert any("damaged" in m for m in messages(app))
     assert "head_heatmap" in charts(app)

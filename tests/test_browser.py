@@ -174,3 +174,22 @@ def test_in_context_learning_page_in_chromium(server, artifacts):
         assert page.locator("[data-testid=stException]").count() == 0
         assert any("層 5・ヘッド 1" in t for t in heatmap_titles(page)), "the induction head is found"
         page.screenshot(path=str(artifacts / "icl.png"), full_page=True)
+
+
+def test_markup_typed_by_a_student_stays_text_in_chromium(server, artifacts):
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 2000})
+        page.goto(server)
+        wait_for_app(page)
+        text = "<b>太字</b>**強調**<script>window.__pwned=1</script>$x^2$"
+        submit_sentence(page, text)
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.js-plotly-plot .xtick text')].some(e => e.textContent.includes('<'))",
+            timeout=60_000,
+        )
+        wait_for_app(page)
+        time.sleep(1)
+        assert page.evaluate("() => window.__pwned === undefined"), "no script ran"
+        assert page.locator("b:has-text('太字'), strong:has-text('強調'), .katex").count() == 0, "nothing was interpreted"
+        assert page.locator("[data-testid=stException]").count() == 0
+        page.screenshot(path=str(artifacts / "markup-literal.png"), full_page=True)

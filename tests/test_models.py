@@ -151,3 +151,13 @@ def test_cli_on_a_damaged_model_says_so_without_a_traceback(tiny, tmp_path, caps
     assert main(["analyze", "鳥", "--model", str(folder)]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error:") and "Traceback" not in err
+
+
+def test_the_app_never_turns_typed_text_into_a_path(tiny, tmp_path, monkeypatch):
+    folder = _saved_tiny(tiny, tmp_path / "mine")
+    assert load_model(str(folder)).kind == "folder", "the CLI may load any folder"
+    for typed in (str(folder), "../mine", "~/mine", "./mine", "a/b/c"):
+        with pytest.raises(ModelLoadError, match="not a model name"):
+            load_model(typed, allow_paths=False)
+    monkeypatch.setenv(models.MODELS_ENV, str(tmp_path))
+    assert load_model("mine", allow_paths=False).kind == "folder", "a name is looked up in the models folder"

@@ -94,7 +94,7 @@ def render() -> None:
         st.session_state["gen_steps"] = 0  # a new prompt starts from nothing
         st.session_state["_gen_for"] = (loaded.model_id, prompt)
     try:
-        with st.spinner(tr("analysing")):
+        with st.spinner(shell.busy_message()):
             gen = get_generation(loaded.model_id, prompt, int(st.session_state.get("gen_steps", 0)), settings_from_state())
     except AnalysisError as exc:
         st.warning(shell.md_escape(shell.error_text(exc)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import re
+import threading
 
 import streamlit as st
 
@@ -128,7 +129,7 @@ def get_model(model_id: str) -> models.LoadedModel:
     """One copy of each model for every session; at most three models in memory
     (the bundled one, the untrained baseline and one other)."""
     gc.unfreeze()  # let a model evicted from this cache be collected
-    loaded = models.load_model(model_id)
+    loaded = models.load_model(model_id, allow_paths=False)
     # A loaded model and its tokenizer leave ~400k tracked objects behind; a
     # full garbage collection then takes ~0.25 s and lands at random moments
     # (a layer switch, say). Freezing moves them out of the collector's scans.
@@ -144,6 +145,25 @@ def get_analysis(model_id: str, text: str, scores: bool = False, unmasked: bool 
 
 
 # ------------------------------------------------------------------ widgets
+
+
+@st.cache_resource(show_spinner=False)
+def start_warm_up(model_id: str) -> threading.Thread:
+    """Once per process and model: analyse the example sentences in the
+    background, so the whole class finds them ready."""
+
+    def work() -> None:
+        for example in load_sentences():
+            try:
+                get_analysis(model_id, example.text)
+            except Exception:  # a warm-up must never take the app down
+                pass
+
+    # not a daemon: at exit the interpreter waits for it (seconds) instead of
+    # killing it inside a torch call, which aborts the process
+    thread = threading.Thread(target=work, name=f"warm-up-{model_id}", daemon=False)
+    thread.start()
+    return thread
 
 
 def render_sidebar() -> None:
@@ -220,8 +240,18 @@ def load_current_model() -> models.LoadedModel | None:
             st.error(md_escape(tr("err_model", model=model_id, detail=f"{type(exc).__name__}: {exc}")))
             continue
         st.session_state["_good_model"] = model_id
+        if model_id == BUNDLED_ID:
+            start_warm_up(model_id)
         return loaded
     return None
+
+
+def busy_message() -> str:
+    """"Analysing", or, when other students' sentences are ahead, "waiting"."""
+    from components.analysis import MODEL_LOCK
+
+    ahead = MODEL_LOCK.pending
+    return tr("waiting", n=ahead) if ahead else tr("analysing")
 
 
 def error_text(exc: Exception) -> str:
@@ -237,7 +267,7 @@ def analyse_current(loaded: models.LoadedModel, scores: bool = False, unmasked: 
     if scores or unmasked:
         scores = unmasked = loaded.capture_ok  # one cached entry serves both views
     try:
-        with st.spinner(tr("analysing")):
+        with st.spinner(busy_message()):
             analysis = get_analysis(loaded.model_id, text, scores, unmasked)
     except Exception as exc:  # AnalysisError, or anything a custom model raises
         st.warning(md_escape(error_text(exc)))

@@ -1,0 +1,135 @@
+"""Serving a class: one model for every session, bounded caches, fair turns."""
+
+import gc
+import threading
+import time
+import weakref
+
+import psutil
+import pytest
+import streamlit as st
+
+from apptest_utils import charts, count_model_calls, new_app
+from components import models
+from components.analysis import MODEL_LOCK
+from components.examples import load_sentences
+from components.ui import shell
+
+
+def test_the_model_is_loaded_once_for_every_session(monkeypatch):
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    loads = []
+    real = models.load_model
+    monkeypatch.setattr(models, "load_model", lambda *a, **k: loads.append(a[0]) or real(*a, **k))
+    sessions = [new_app() for _ in range(4)]
+    for i, at in enumerate(sessions):
+        at.session_state["text"] = ["鳥がナク", "雨が激しく降る", "鳥がナク", "猫が魚を食べる"][i]
+        at.run()
+        assert not at.exception and "head_heatmap" in charts(at)
+    assert loads == ["tiny-random"], "one load serves every session"
+
+
+def test_analyses_are_shared_between_sessions():
+    st.cache_data.clear()
+    first = new_app(text="赤ちゃんがナク")
+    first.run()
+    calls, remove = count_model_calls(shell.get_model("tiny-random").model)
+    try:
+        for _ in range(3):
+            other = new_app(text="赤ちゃんがナク")
+            other.run()
+            assert not other.exception
+        assert calls == [], "the same sentence is computed once for the whole class"
+    finally:
+        remove()
+
+
+def test_a_fourth_model_evicts_and_frees_the_oldest(tiny, tmp_path, monkeypatch):
+    st.cache_resource.clear()
+    monkeypatch.setenv(models.MODELS_ENV, str(tmp_path))
+    for name in ("a", "b", "c"):
+        tiny.model.save_pretrained(tmp_path / name, safe_serialization=True)
+        tiny.tokenizer.save_pretrained(tmp_path / name)
+    oldest = weakref.ref(shell.get_model("tiny-random").model)
+    for name in ("a", "b", "c"):
+        shell.get_model(name)
+    gc.collect()
+    assert oldest() is None, "the evicted model's memory is released"
+
+
+def test_the_gate_counts_who_is_waiting():
+    release = threading.Event()
+    entered = threading.Event()
+
+    def hold():
+        with MODEL_LOCK:
+            entered.set()
+            release.wait(5)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    entered.wait(5)
+    def wait_turn():
+        with MODEL_LOCK:
+            pass
+
+    waiter = threading.Thread(target=wait_turn)
+    waiter.start()
+    deadline = time.time() + 5
+    while MODEL_LOCK.pending < 2 and time.time() < deadline:
+        time.sleep(0.01)
+    assert MODEL_LOCK.pending == 2, "one running, one waiting"
+    release.set()
+    holder.join(5)
+    waiter.join(5)
+    assert MODEL_LOCK.pending == 0
+
+
+def test_examples_are_precomputed_at_start_up():
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    shell.start_warm_up("tiny-random").join(60)
+    calls, remove = count_model_calls(shell.get_model("tiny-random").model)
+    try:
+        for example in load_sentences():
+            shell.get_analysis("tiny-random", example.text)
+        assert calls == []
+    finally:
+        remove()
+
+
+@pytest.mark.integration
+def test_memory_after_200_sentences_stays_within_a_gigabyte(gemma):
+    st.cache_data.clear()
+    process = psutil.Process()
+    shell.get_analysis("gemma-3-270m", "最初の文です。")
+    gc.collect()
+    after_first = process.memory_info().rss
+    for i in range(200):
+        shell.get_analysis("gemma-3-270m", f"{i}番目の文では、鳥が{i % 7}回ナク。")
+    gc.collect()
+    grown = process.memory_info().rss - after_first
+    print(f"RSS grew by {grown / 2**20:.0f} MiB over 200 sentences")
+    assert grown < 2**30
+
+
+@pytest.mark.integration
+def test_a_corrupted_cache_is_rebuilt_by_the_app_with_progress(gemma, tmp_path, monkeypatch):
+    import shutil
+
+    source = models.bundled_dir()
+    monkeypatch.setenv(models.CACHE_ENV, str(tmp_path))
+    shutil.copytree(source, tmp_path / models.BUNDLED_FOLDER)
+    weights = tmp_path / models.BUNDLED_FOLDER / "model.safetensors"
+    with weights.open("r+b") as f:  # flip bytes deep inside the weights, size unchanged
+        f.seek(weights.stat().st_size // 2)
+        f.write(b"\xff" * 16)
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    at = new_app(model="gemma-3-270m")
+    at.run(timeout=600)
+    assert not at.exception
+    assert "head_heatmap" in charts(at), "the app rebuilt the cache and carried on"
+    assert models.check_prepared(tmp_path / models.BUNDLED_FOLDER) == []
+    st.cache_resource.clear()
