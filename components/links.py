@@ -92,6 +92,7 @@ FIELDS: dict[str, Callable[[str], Any]] = {
     "lesson": _lesson,
     "lang": _choice(LANGS),
     "projector": _bool,
+    "icl_task": _lesson,  # an in-context learning task id (same shape as a lesson id)
 }
 
 

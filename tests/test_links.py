@@ -10,7 +10,7 @@ from components.ui.shell import DEFAULTS
 EVERY_FIELD = {
     "text": "鳥がナク", "model": "tiny-random", "page": "mask", "layer": 3, "head": 1, "pos": 2,
     "view": "morpheme", "temperature": 0.7, "top_k": 5, "lesson": "01-self-attention", "lang": "en",
-    "projector": True,
+    "projector": True, "icl_task": "antonyms",
 }
 
 
@@ -20,7 +20,7 @@ def test_every_field_round_trips():
     assert params == {
         "text": "鳥がナク", "model": "tiny-random", "page": "mask", "layer": "3", "head": "1", "pos": "2",
         "view": "morpheme", "temperature": "0.7", "top_k": "5", "lesson": "01-self-attention", "lang": "en",
-        "projector": "1",
+        "projector": "1", "icl_task": "antonyms",
     }
     assert links.params_to_state(params) == EVERY_FIELD
 
@@ -94,3 +94,13 @@ def test_projector_link_collapses_to_one_large_figure():
     assert figs["head_heatmap"]["layout"]["font"]["size"] >= 20
     at.segmented_control(key="figure").set_value("strip").run()
     assert list(charts(at)) == ["morpheme_strip_large"]
+
+
+def test_a_link_names_the_in_context_learning_task():
+    st.cache_data.clear()
+    at = new_app()
+    at.query_params.update({"page": "icl", "icl_task": "capital", "model": "tiny-random"})
+    at.run()
+    assert not at.exception
+    assert at.code[0].value.endswith("韓国→")
+    assert at.query_params["icl_task"] == "capital"

@@ -55,6 +55,7 @@ def get_induction(model_id: str, length: int, seed: int) -> tuple[np.ndarray, np
 def _apply_task() -> None:
     tasks = {t.id: t for t in load_tasks()}
     task: Task | None = tasks.get(st.session_state.get("icl_task"))
+    st.session_state["_icl_applied"] = st.session_state.get("icl_task")
     if task is not None:
         st.session_state["icl_demos"] = "\n".join(f"{a}→{b}" for a, b in task.pairs)
         st.session_state["icl_query"], st.session_state["icl_answer"] = task.query, task.answer
@@ -63,9 +64,10 @@ def _apply_task() -> None:
 def render_builder() -> tuple[tuple, str, str]:
     tasks = load_tasks()
     names = {t.id: t.title(shell.lang()) for t in tasks} | {CUSTOM: tr("icl_custom")}
-    if "icl_demos" not in st.session_state:
-        st.session_state.setdefault("icl_task", tasks[0].id)
-        _apply_task()
+    if st.session_state.get("icl_task") not in names:
+        st.session_state["icl_task"] = tasks[0].id
+    if st.session_state.get("_icl_applied") != st.session_state["icl_task"]:
+        _apply_task()  # a new session, or a link naming a task
     st.selectbox(tr("icl_task"), list(names), key="icl_task", format_func=names.get, on_change=_apply_task)
     c1, c2 = st.columns([3, 2])
     c1.text_area(tr("icl_demos"), key="icl_demos", height=150, help=tr("icl_demos_help"), max_chars=2000)
@@ -146,6 +148,7 @@ def render() -> None:
     if best is not None:
         st.caption(tr("icl_most", line=names[best]))
     render_induction(loaded)
+    shell.sync_url()
     shell.render_licence(loaded)
 
 

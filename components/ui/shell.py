@@ -102,6 +102,8 @@ def current_link_state() -> dict:
     state["page"] = st.session_state.get("_page")
     if state["page"] != "lessons":
         state.pop("lesson", None)
+    if state["page"] != "icl":
+        state.pop("icl_task", None)
     return state
 
 
