@@ -318,7 +318,12 @@ def render_figures(figs, key: str, notes: tuple[str, ...] = ()) -> None:
         if notes:
             st.caption(tr(notes[i]))
         return
+    # side by side, each figure gets a fraction of the width: cap the height
+    # so that square heatmaps do not float in empty space
+    cap = {1: None, 2: 600, 3: 470}.get(len(figs), 420)
     for i, (column, fig) in enumerate(zip(st.columns(len(figs)), figs)):
+        if cap and fig.layout.height and fig.layout.height > cap:
+            fig.update_layout(height=cap)
         column.plotly_chart(fig, key=f"{key}_{i}", config=PLOTLY_CONFIG, theme=None)
     for column, note in zip(st.columns(len(notes)) if notes else [], notes):
         column.caption(tr(note))
