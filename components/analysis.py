@@ -8,7 +8,7 @@ converts everything to float32 numpy at its edge. Axis order everywhere:
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -140,7 +140,7 @@ class ForwardPass:
     masked: np.ndarray  # [layer, query, key] bool
     scores: np.ndarray | None  # [layer, head, query, key] float32
     next_logits: NextTokenLogits
-    log_probs: object = None  # torch [position, vocab]: full next-token log-probabilities, not cached
+    logits: object = None  # torch [position, vocab] float32, only when asked for; never cached
 
 
 # ------------------------------------------------------------------ inputs
@@ -252,11 +252,19 @@ def run_forward(
     ids: Sequence[int],
     record_scores: bool = False,
     lift_mask: bool = False,
-    keep_log_probs: bool = False,
+    keep_logits: bool = False,
 ) -> ForwardPass:
     """One forward pass over ``ids`` with attentions, optionally recording raw
-    scores or with the causal mask removed from every layer. ``keep_log_probs``
-    also returns the full next-token log-probabilities (a torch tensor)."""
+    scores or with the causal mask removed from every layer. ``keep_logits``
+    also returns the full logits (a torch tensor ``[position, vocab]``)."""
+    with MODEL_LOCK:
+        return _forward(loaded, ids, record_scores, lift_mask, keep_logits)
+
+
+def _forward(loaded: LoadedModel, ids: Sequence[int], record_scores: bool, lift_mask: bool, keep_logits: bool) -> ForwardPass:
+    """:func:`run_forward` for a caller that holds ``MODEL_LOCK``. Everything
+    big (the ``[position, vocab]`` logits) lives and dies inside the lock, so
+    students waiting their turn hold no memory."""
     import torch
 
     if (record_scores or lift_mask) and not loaded.capture_ok:
@@ -266,7 +274,7 @@ def run_forward(
             "so raw scores and unmasked runs are unavailable for it.",
         )
     input_ids = torch.tensor([list(ids)], dtype=torch.long)
-    with MODEL_LOCK, torch.inference_mode(), capture.capturing(record_scores, lift_mask) as rec:
+    with torch.inference_mode(), capture.capturing(record_scores, lift_mask) as rec:
         out = loaded.model(input_ids=input_ids, attention_mask=torch.ones_like(input_ids), output_attentions=True)
     if not out.attentions:
         raise AnalysisError(
@@ -283,13 +291,29 @@ def run_forward(
     scores = None
     if record_scores:
         scores = torch.stack([s[0] for s in rec.scores[:n_layers]]).float().numpy()
+    logits = out.logits[0].float()
     return ForwardPass(
         attentions=np.ascontiguousarray(attentions, dtype=np.float32),
         masked=masked,
         scores=scores,
-        next_logits=summarize_logits(out.logits[0].float()),
-        log_probs=torch.log_softmax(out.logits[0].double(), dim=-1) if keep_log_probs else None,
+        next_logits=summarize_logits(logits),
+        logits=logits if keep_logits else None,
     )
+
+
+def total_variation_rows(a, b) -> np.ndarray:
+    """Half the L1 distance between softmax(a) and softmax(b), row by row.
+    ``a, b  # [position, vocab]`` torch -> ``[position]``; chunked so that
+    the float64 temporaries stay small."""
+    import torch
+
+    out = []
+    for first in range(0, a.shape[0], _CHUNK_ROWS):
+        rows = slice(first, first + _CHUNK_ROWS)
+        p = torch.softmax(a[rows].double(), dim=-1)
+        q = torch.softmax(b[rows].double(), dim=-1)
+        out.append(0.5 * (p - q).abs().sum(dim=-1))
+    return torch.cat(out).numpy()
 
 
 def run_analysis(
@@ -311,13 +335,14 @@ def run_analysis(
     morphemes = align_morphemes(split_morphemes(text), tokens)
     units = build_units(tokens, morphemes)
     ids = [t.id for t in tokens]
-    main = run_forward(loaded, ids, record_scores=scores, keep_log_probs=unmasked)
-    lifted = run_forward(loaded, ids, lift_mask=True, keep_log_probs=True) if unmasked else None
-    shift = None
-    if lifted is not None:
-        # exact, over the whole vocabulary: how much probability the mask moved
-        shift = 0.5 * (main.log_probs.exp() - lifted.log_probs.exp()).abs().sum(dim=-1)
-        shift = shift.numpy().astype(np.float64)
+    with MODEL_LOCK:  # one turn for both runs: no half-done analysis holds its logits while waiting
+        main = _forward(loaded, ids, scores, False, unmasked)
+        lifted = _forward(loaded, ids, False, True, True) if unmasked else None
+        shift = None
+        if lifted is not None:
+            # exact, over the whole vocabulary: how much probability the mask moved
+            shift = total_variation_rows(main.logits, lifted.logits)
+        main, lifted = (replace(f, logits=None) if f is not None else None for f in (main, lifted))
     shown = [main.next_logits.top_ids[:, :labelled_top]]
     if lifted is not None:
         shown.append(lifted.next_logits.top_ids[:, :labelled_top])

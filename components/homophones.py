@@ -52,15 +52,15 @@ def load_homophones(path: Path = HOMOPHONES_FILE) -> Mapping[str, tuple[str, ...
 
 
 def find_candidates(morphemes: Sequence[Morpheme], table: Mapping[str, tuple[str, ...]]) -> tuple[Candidate, ...]:
-    """Kana words of the sentence whose reading has homophones in the table."""
+    """Every kana word of the sentence, with the table's spellings for its
+    reading (none if the table lacks it: the teacher can type some). Words the
+    table knows come first."""
     out = []
     for i, m in enumerate(morphemes):
-        if not is_kana(m.surface):
-            continue
-        reading = to_katakana(m.surface)
-        if reading in table:
-            out.append(Candidate(i, m.surface, reading, table[reading]))
-    return tuple(out)
+        if is_kana(m.surface):
+            reading = to_katakana(m.surface)
+            out.append(Candidate(i, m.surface, reading, table.get(reading, ())))
+    return tuple(sorted(out, key=lambda c: not c.spellings))
 
 
 def parse_extra(text: str) -> tuple[str, ...]:

@@ -96,26 +96,23 @@ class CurvePoint:
     top_prob: float
 
 
-def _log_probs(loaded: LoadedModel, ids: Sequence[int]):
-    import torch
-
-    input_ids = torch.tensor([list(ids)], dtype=torch.long)
-    with MODEL_LOCK, torch.inference_mode():
-        logits = loaded.model(input_ids=input_ids, attention_mask=torch.ones_like(input_ids)).logits[0]
-    return torch.log_softmax(logits.double(), dim=-1)
-
-
 def answer_probability(loaded: LoadedModel, prompt: str, answer: str) -> tuple[float, int, float]:
     """P(answer | prompt), chaining the answer's tokens; and the top next token (id, prob)."""
+    import torch
+
     prompt_ids = [t.id for t in tokenize(loaded, prompt, MAX_TOKENS)]
     answer_ids = list(loaded.tokenizer(answer, add_special_tokens=False)["input_ids"])
     if not answer_ids:
         raise AnalysisError("empty", "The expected answer is empty.")
-    lp = _log_probs(loaded, prompt_ids + answer_ids)
+    input_ids = torch.tensor([prompt_ids + answer_ids], dtype=torch.long)
     start = len(prompt_ids) - 1
-    total = sum(float(lp[start + i, a]) for i, a in enumerate(answer_ids))
-    top = int(lp[start].argmax())
-    return float(np.exp(total)), top, float(np.exp(float(lp[start, top])))
+    with MODEL_LOCK, torch.inference_mode():
+        logits = loaded.model(input_ids=input_ids, attention_mask=torch.ones_like(input_ids)).logits[0]
+        # only the rows that predict the answer: [answer token, vocab]
+        lp = torch.log_softmax(logits[start:start + len(answer_ids)].double(), dim=-1)
+    total = sum(float(lp[i, a]) for i, a in enumerate(answer_ids))
+    top = int(lp[0].argmax())
+    return float(np.exp(total)), top, float(np.exp(float(lp[0, top])))
 
 
 def few_shot_curve(

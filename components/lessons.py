@@ -20,6 +20,7 @@ import numpy as np
 from components.analysis import Analysis
 from components.examples import EXAMPLES_DIR
 from components.sampling import top_probs, top_tokens
+from components.i18n import t
 from components.views import prefix_text
 
 LESSONS_DIR = EXAMPLES_DIR / "lessons"
@@ -53,7 +54,19 @@ class Lesson:
 @dataclass(frozen=True)
 class ClaimResult:
     ok: bool
-    summary: str  # the measured numbers, language-neutral
+    key: str  # an i18n key (claim_*) for the measured numbers
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def summary(self, lang: str = "ja") -> str:
+        params = dict(self.params)
+        if "unmasked" in params:  # "masked" / "unmasked", in the reader's language
+            params["where"] = t("where_unmasked" if params["unmasked"] else "where_masked", lang)
+        return t(self.key, lang, **params)
+
+
+class _ClaimFailed(Exception):
+    def __init__(self, key: str, **params):
+        self.result = ClaimResult(False, key, params)
 
 
 def parse_lesson(lesson_id: str, data: Mapping[str, Any]) -> Lesson:
@@ -114,8 +127,15 @@ def token_probability(analysis: Analysis, position: int, token_id: int, temperat
 def _unit(analysis: Analysis, label: str) -> int:
     labels = analysis.unit_labels
     if label not in labels:
-        raise ValueError(f"no morpheme 「{label}」 in 「{analysis.text}」")
+        raise _ClaimFailed("claim_no_unit", unit=label)
     return labels.index(label)
+
+
+def _position(analysis: Analysis, prefix: str) -> int:
+    try:
+        return position_after(analysis, prefix)
+    except ValueError:
+        raise _ClaimFailed("claim_no_prefix", prefix=prefix) from None
 
 
 def check_claim(
@@ -126,43 +146,57 @@ def check_claim(
 ) -> ClaimResult:
     """Evaluate one claim. ``analyze(text, unmasked)`` returns an analysis (from
     a cache); ``token_id(piece)`` looks a vocabulary piece up in the model's tokenizer."""
+    try:
+        return _check(claim, lesson, analyze, token_id)
+    except _ClaimFailed as failed:
+        return failed.result
+
+
+def _check(claim, lesson, analyze, token_id) -> ClaimResult:
     kind = claim["kind"]
     text = claim.get("text", lesson.text)
-    a = analyze(text, kind in ("moved_more_than",) or bool(claim.get("unmasked")))
+    a = analyze(text, kind == "moved_more_than" or bool(claim.get("unmasked")))
     if kind == "attends_more":
         layer, head = claim.get("layer", lesson.layer), claim.get("head", lesson.head)
         if not (layer < a.n_layers and head < a.n_heads):
-            return ClaimResult(False, f"layer {layer} head {head} does not exist in this model")
+            return ClaimResult(False, "claim_no_head", {"layer": layer, "head": head})
         q, k, o = _unit(a, claim["query"]), _unit(a, claim["key"]), _unit(a, claim["other"])
         row = a.unit_attentions[layer, head, q]
-        return ClaimResult(
-            bool(row[k] > row[o]),
-            f"L{layer} H{head}: {claim['query']}→{claim['key']} {row[k]:.3f} vs {claim['query']}→{claim['other']} {row[o]:.3f}",
-        )
-    pos = position_after(a, claim["after"]) if "after" in claim else None
+        return ClaimResult(bool(row[k] > row[o]), "claim_attends", {
+            "layer": layer, "head": head, "query": claim["query"], "key": claim["key"], "other": claim["other"],
+            "a": f"{row[k]:.3f}", "b": f"{row[o]:.3f}",
+        })
+    pos = _position(a, claim["after"]) if "after" in claim else None
     if kind == "next_more_likely":
         ids = token_id(claim["token"]), token_id(claim["than"])
         if None in ids:
-            return ClaimResult(False, "token not in this model's vocabulary")
+            missing = claim["token"] if ids[0] is None else claim["than"]
+            return ClaimResult(False, "claim_no_token", {"token": missing})
         p, q = (token_probability(a, pos, i, claim.get("temperature", 1.0)) for i in ids)
-        return ClaimResult(p > q, f"p({claim['token']} | {claim['after']}) = {p:.4f} vs p({claim['than']}) = {q:.4f}")
+        return ClaimResult(p > q, "claim_more_likely", {
+            "after": claim["after"], "token": claim["token"], "than": claim["than"], "p": f"{p:.4f}", "q": f"{q:.4f}",
+        })
     if kind == "top_next":
-        logits = a.unmasked_next_logits if claim.get("unmasked") else a.next_logits
-        (top,) = top_tokens(logits, pos, a.labels, 1.0, 1)
-        where = "unmasked" if claim.get("unmasked") else "masked"
-        return ClaimResult(top.text == claim["token"], f"{where}: top after {claim['after']} = {top.text} ({top.prob:.1%})")
+        unmasked = bool(claim.get("unmasked"))
+        (top,) = top_tokens(a.unmasked_next_logits if unmasked else a.next_logits, pos, a.labels, 1.0, 1)
+        return ClaimResult(top.text == claim["token"], "claim_top", {
+            "after": claim["after"],
+            "top": top.text, "prob": f"{top.prob:.1%}", "unmasked": unmasked,
+        })
     if kind == "moved_more_than":
         moved = float(a.unmasked_shift[pos])
-        return ClaimResult(moved > claim["threshold"], f"moved after {claim['after']} = {moved:.3f} (> {claim['threshold']})")
+        return ClaimResult(moved > claim["threshold"], "claim_moved", {
+            "after": claim["after"], "moved": f"{moved:.3f}", "threshold": claim["threshold"],
+        })
     if kind == "future_is_zero":
         n = a.n_tokens
         future = np.triu(np.ones((n, n), dtype=bool), 1)
         peak = float(np.abs(a.attentions[:, :, future]).max()) if future.any() else 0.0
-        return ClaimResult(peak == 0.0, f"largest weight on a future token = {peak:g}")
+        return ClaimResult(peak == 0.0, "claim_future", {"peak": f"{peak:g}"})
     if kind == "sharper_when_colder":
         low, high = claim["low"], claim["high"]
-        p = [top_tokens(a.next_logits, pos, a.labels, t, 1)[0].prob for t in (low, 1.0, high)]
-        return ClaimResult(
-            p[0] > p[1] > p[2], f"top probability at T={low}: {p[0]:.3f}, T=1: {p[1]:.3f}, T={high}: {p[2]:.3f}"
-        )
+        p = [top_tokens(a.next_logits, pos, a.labels, temp, 1)[0].prob for temp in (low, 1.0, high)]
+        return ClaimResult(p[0] > p[1] > p[2], "claim_sharper", {
+            "low": low, "high": high, "a": f"{p[0]:.3f}", "b": f"{p[1]:.3f}", "c": f"{p[2]:.3f}",
+        })
     raise ValueError(f"unknown claim kind {kind!r}")

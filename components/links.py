@@ -93,6 +93,20 @@ FIELDS: dict[str, Callable[[str], Any]] = {
     "lang": _choice(LANGS),
     "projector": _bool,
     "icl_task": _lesson,  # an in-context learning task id (same shape as a lesson id)
+    "hide_sink": _bool,
+    "figure": _choice(("detail", "next", "strip", "overview")),  # projector view: which figure
+    "mask_figure": _choice(("stages", "compare", "shift")),
+    "seed": _int(0, 2**31 - 1),  # step-by-step generation, so a demonstration replays exactly
+    "gen_top_k": _int(0, 200),
+    "top_p": _float(0.05, 1.0, 0.05),
+    "greedy": _bool,
+    "gen_steps": _int(0, 64),
+}
+
+#: parameters that only mean something on one page
+PAGE_ONLY = {
+    "lesson": "lessons", "icl_task": "icl", "mask_figure": "mask", "figure": "explorer",
+    "seed": "generate", "gen_top_k": "generate", "top_p": "generate", "greedy": "generate", "gen_steps": "generate",
 }
 
 

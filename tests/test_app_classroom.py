@@ -128,7 +128,9 @@ def test_in_context_learning_page(app):
     app.switch_page("components/ui/icl.py").run()
     assert not app.exception
     figs = charts(app)
-    assert {"icl_figs_0", "icl_figs_1"} <= set(figs)
+    assert {"icl_figs_0", "icl_figs_1", "icl_layers"} <= set(figs)
+    lines = figs["icl_figs_1"]["layout"]["yaxis"]["ticktext"]
+    assert lines == ["&lt;bos&gt;", "大きい→小さい", "高い→低い", "長い→短い", "明るい→暗い", "重い→"], "drawn over the prompt text"
     curve = figs["icl_figs_0"]["data"]
     assert len(array(curve[0]["x"])) == 5, "0 to 4 demonstrations"
     assert app.code[0].value == "大きい→小さい\n高い→低い\n長い→短い\n明るい→暗い\n重い→"
@@ -154,4 +156,21 @@ def test_in_context_learning_page_on_gemma(gemma):
     assert probs[0] < 0.05 and probs[3] > 0.5, "antonyms: zero-shot fails, three demonstrations work"
     at.button(key="induction_run").click().run()
     title = charts(at)["induction_1"]["layout"]["title"]["text"]
-    assert "5" in title and "1" in title, "layer 5, head 1 is the best induction head"
+    assert title.startswith("最も高いヘッド（層 5・ヘッド 1、"), "layer 5, head 1 is the best induction head"
+
+
+@pytest.mark.parametrize("page", ["explorer", "mask", "lessons", "generate", "homophones", "icl"])
+def test_projector_view_shows_one_figure_per_page(page):
+    st.cache_data.clear()
+    at = new_app()
+    at.query_params.update({"page": page, "projector": "1", "model": "tiny-random"})
+    at.run()
+    if page == "generate":
+        at.button(key="gen_add").click().run()
+    if page == "icl":
+        at.button(key="induction_run").click().run()
+    assert not at.exception
+    figs = charts(at)
+    assert len(figs) == 1, (page, list(figs))
+    (fig,) = figs.values()
+    assert fig["layout"]["font"]["size"] >= 20, "large type"

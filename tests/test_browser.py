@@ -109,10 +109,13 @@ def test_projector_view_in_chromium(server, artifacts):
         page.goto(server + "/?text=鳥がナク")
         wait_for_app(page)
         normal = _largest_tick_font(page)
+        sidebar = "() => document.querySelector('[data-testid=stSidebar]').getAttribute('data-collapsed')"
+        assert page.evaluate(sidebar) == "false"
         page.goto(server + "/?text=鳥がナク&projector=1")
         wait_for_app(page)
         time.sleep(1)
-        assert page.locator("[data-testid=stSidebar][aria-expanded=true]").count() == 0, "sidebar collapsed"
+        assert page.evaluate(sidebar) == "true", "sidebar collapsed"
+        assert page.evaluate("() => document.querySelector('[data-testid=stSidebar]').getBoundingClientRect().right") <= 0
         for name, label in (("detail", "ヘッドの詳細"), ("next", "次のトークン"), ("strip", "形態素"), ("overview", "全ヘッド")):
             page.get_by_role("radiogroup", name="表示する図").get_by_role("radio", name=label, exact=True).click()
             page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length === 1", timeout=30_000)

@@ -63,8 +63,9 @@ def test_homophone_table_and_candidates():
     table = load_homophones()
     assert {"鳴く", "泣く", "無く"} <= set(table["ナク"])
     ms = split_morphemes("鳥がナク")
-    (cand,) = find_candidates(ms, table)
-    assert cand.surface == "ナク"
+    cand, other = find_candidates(ms, table)
+    assert cand.surface == "ナク", "words the table knows come first"
+    assert other.surface == "が" and other.spellings == (), "any kana word is offered; the teacher types spellings"
     assert variants("鳥がナク", ms[cand.morpheme], cand.spellings + parse_extra("亡く、なく")) == (
         "鳥がナク", "鳥が鳴く", "鳥が泣く", "鳥が無く", "鳥がなく", "鳥が亡く"
     )
@@ -80,7 +81,7 @@ def test_relative_probabilities_and_sentence_lists():
 @pytest.mark.parametrize("text, best", [("鳥がナク", "鳥が鳴く"), ("赤ちゃんがナク", "赤ちゃんが泣く")])
 def test_the_lens_ranks_the_reading_the_context_wants_first(gemma, text, best):
     ms = split_morphemes(text)
-    (cand,) = find_candidates(ms, load_homophones())
+    cand = find_candidates(ms, load_homophones())[0]
     options = variants(text, ms[cand.morpheme], cand.spellings)
     scores = score_sentences(gemma, options)
     ranked = [s.text for s in sorted(scores, key=lambda s: -s.logprob)]

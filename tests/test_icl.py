@@ -98,3 +98,23 @@ def test_gemma_has_an_induction_head(gemma):
     scores = induction_scores(run_forward(gemma, ids).attentions, length)
     assert scores.shape == (18, 4)
     assert scores.max() > 0.5
+
+
+def test_a_multi_token_answer_chains_its_tokens(tiny):
+    """Against separate forward passes, one per answer token."""
+    import torch
+
+    from components.icl import answer_probability
+
+    prompt, answer = build_prompt([("大きい", "小さい")], "高い").text, "低くない"
+    answer_ids = tiny.tokenizer(answer, add_special_tokens=False)["input_ids"]
+    assert len(answer_ids) == 4
+    ids = [t.id for t in tokenize(tiny, prompt)]
+    expect = 1.0
+    for a in answer_ids:
+        with torch.no_grad():
+            probs = torch.softmax(tiny.model(input_ids=torch.tensor([ids])).logits[0, -1].double(), -1)
+        expect *= float(probs[a])
+        ids.append(a)
+    got, _, _ = answer_probability(tiny, prompt, answer)
+    assert got == pytest.approx(expect, rel=1e-6)

@@ -58,4 +58,18 @@ def test_every_claim_holds_on_the_bundled_model(gemma, lesson):
 
     for claim in lesson.claims:
         result = check_claim(claim, lesson, analyze, token_id)
-        assert result.ok, f"{lesson.id}: {claim} -> {result.summary}"
+        assert result.ok, f"{lesson.id}: {claim} -> {result.summary('en')}"
+        assert result.summary("ja") != result.summary("en"), "the numbers are told in both languages"
+
+
+def test_a_claim_that_cannot_be_checked_says_why(tiny):
+    lesson = LESSONS[0]
+    def analyze(text, unmasked):
+        return run_analysis(tiny, text, scores=unmasked, unmasked=unmasked)
+    result = check_claim({"kind": "attends_more", "query": "ナク", "key": "鳥", "other": "が"}, lesson, analyze,
+                         lambda piece: None)
+    assert not result.ok and result.key == "claim_no_head", "the tiny model has 2 layers, the lesson names layer 4"
+    assert "4" in result.summary("ja") and "4" in result.summary("en")
+    missing = check_claim({"kind": "next_more_likely", "after": "鳥が", "token": "鳴", "than": "泣"}, lesson,
+                          analyze, lambda piece: None)
+    assert missing.key == "claim_no_token" and not missing.ok

@@ -10,7 +10,8 @@ from components.ui.shell import DEFAULTS
 EVERY_FIELD = {
     "text": "鳥がナク", "model": "tiny-random", "page": "mask", "layer": 3, "head": 1, "pos": 2,
     "view": "morpheme", "temperature": 0.7, "top_k": 5, "lesson": "01-self-attention", "lang": "en",
-    "projector": True, "icl_task": "antonyms",
+    "projector": True, "icl_task": "antonyms", "hide_sink": True, "figure": "next", "mask_figure": "shift",
+    "seed": 42, "gen_top_k": 20, "top_p": 0.9, "greedy": False, "gen_steps": 5,
 }
 
 
@@ -20,7 +21,8 @@ def test_every_field_round_trips():
     assert params == {
         "text": "鳥がナク", "model": "tiny-random", "page": "mask", "layer": "3", "head": "1", "pos": "2",
         "view": "morpheme", "temperature": "0.7", "top_k": "5", "lesson": "01-self-attention", "lang": "en",
-        "projector": "1", "icl_task": "antonyms",
+        "projector": "1", "icl_task": "antonyms", "hide_sink": "1", "figure": "next", "mask_figure": "shift",
+        "seed": "42", "gen_top_k": "20", "top_p": "0.9", "greedy": "0", "gen_steps": "5",
     }
     assert links.params_to_state(params) == EVERY_FIELD
 
@@ -104,3 +106,39 @@ def test_a_link_names_the_in_context_learning_task():
     assert not at.exception
     assert at.code[0].value.endswith("韓国→")
     assert at.query_params["icl_task"] == "capital"
+
+
+def test_a_mask_page_link_keeps_its_position():
+    st.cache_data.clear()
+    at = new_app()
+    at.query_params.update({"page": "mask", "pos": "1", "layer": "1", "model": "tiny-random"})
+    at.run()
+    assert not at.exception
+    assert at.select_slider(key="mask_pos").value == 1
+    assert at.query_params["pos"] == "1" and at.query_params["page"] == "mask"
+    at.select_slider(key="mask_pos").set_value(3).run()
+    assert at.query_params["pos"] == "3", "the address bar follows the page's own position"
+
+
+def test_a_generation_link_replays_the_same_text():
+    st.cache_data.clear()
+    params = {"page": "generate", "model": "tiny-random", "text": "鳥が", "seed": "9", "gen_steps": "4",
+              "top_p": "0.9", "gen_top_k": "30"}
+    first = new_app()
+    first.query_params.update(params)
+    first.run()
+    assert not first.exception and first.session_state["gen_steps"] == 4
+    text = first.text[0].value
+    second = new_app()
+    second.query_params.update(params)
+    second.run()
+    assert second.text[0].value == text, "a link replays exactly the same demonstration"
+    assert second.query_params["seed"] == "9" and second.query_params["gen_steps"] == "4"
+
+
+def test_page_only_parameters_stay_on_their_page():
+    st.cache_data.clear()
+    at = new_app()
+    at.query_params.update({"seed": "3", "lesson": "02-causal-mask", "model": "tiny-random"})
+    at.run()
+    assert "seed" not in at.query_params and "lesson" not in at.query_params

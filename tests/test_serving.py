@@ -93,7 +93,7 @@ def test_examples_are_precomputed_at_start_up():
     calls, remove = count_model_calls(shell.get_model("tiny-random").model)
     try:
         for example in load_sentences():
-            shell.get_analysis("tiny-random", example.text)
+            shell.get_analysis("tiny-random", example.text, False, False)  # as the explorer asks
         assert calls == []
     finally:
         remove()

@@ -38,7 +38,7 @@ def settings_from_state() -> Settings:
     )
 
 
-def render_controls() -> None:
+def render_controls(finished: bool = False) -> None:
     c1, c2, c3, c4, c5 = st.columns([3, 2, 3, 2, 2])
     c1.slider(tr("temperature"), 0.1, 2.0, step=0.05, key="temperature", help=tr("temperature_help"))
     c2.number_input(tr("gen_top_k"), min_value=0, max_value=200, step=1, key="gen_top_k", help=tr("gen_top_k_help"))
@@ -46,7 +46,8 @@ def render_controls() -> None:
     c4.number_input(tr("seed"), min_value=0, max_value=2**31 - 1, step=1, key="seed", help=tr("seed_help"))
     c5.toggle(tr("greedy"), key="greedy", help=tr("greedy_help"))
     b1, b2, b3, _ = st.columns([2, 2, 2, 6])
-    b1.button(tr("gen_add"), key="gen_add", on_click=_change_steps, args=(1,), type="primary", width="stretch")
+    b1.button(tr("gen_add"), key="gen_add", on_click=_change_steps, args=(1,), type="primary", width="stretch",
+              disabled=finished)
     b2.button(tr("gen_undo"), key="gen_undo", on_click=_change_steps, args=(-1,), width="stretch")
     b3.button(tr("gen_reset"), key="gen_reset", on_click=_change_steps, args=(0,), width="stretch")
 
@@ -88,19 +89,23 @@ def render() -> None:
     loaded = shell.page_start("gen_title", "gen_intro")
     if loaded is None:
         return
-    render_controls()
     prompt = st.session_state.get("text", "")
     if st.session_state.get("_gen_for") != (loaded.model_id, prompt):
-        st.session_state["gen_steps"] = 0  # a new prompt starts from nothing
+        if not st.session_state.pop("_link_steps", False):  # a shared link names its steps
+            st.session_state["gen_steps"] = 0  # a new prompt starts from nothing
         st.session_state["_gen_for"] = (loaded.model_id, prompt)
     try:
         with st.spinner(shell.busy_message()):
             gen = get_generation(loaded.model_id, prompt, int(st.session_state.get("gen_steps", 0)), settings_from_state())
     except AnalysisError as exc:
+        render_controls(finished=True)
         st.warning(shell.md_escape(shell.error_text(exc)))
-        st.session_state["gen_steps"] = max(0, int(st.session_state.get("gen_steps", 0)) - 1)
         return
+    # a finished text takes no more steps, so undo always removes a visible token
+    st.session_state["gen_steps"] = len(gen.steps)
+    render_controls(finished=gen.finished)
     render_generation(gen, loaded.n_layers, loaded.n_heads)
+    shell.sync_url()
     shell.render_licence(loaded)
 
 

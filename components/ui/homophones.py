@@ -28,12 +28,13 @@ def scores_figure(model_id: str, texts: tuple[str, ...], title: str):
     )
 
 
-def render_lens(loaded, analysis) -> None:
+def render_lens(loaded, analysis) -> list:
+    """The lens; in projector view its figures are returned for one shared picker."""
     st.subheader(tr("hp_header"))
     candidates = find_candidates(analysis.morphemes, load_homophones())
     if not candidates:
         st.info(tr("hp_none"))
-        return
+        return []
     names = {c.morpheme: f"{c.surface}（{c.reading}）" for c in candidates}
     if st.session_state.get("hp_word") not in names:
         st.session_state["hp_word"] = candidates[0].morpheme
@@ -44,7 +45,10 @@ def render_lens(loaded, analysis) -> None:
     morpheme = analysis.morphemes[cand.morpheme]
     spellings = cand.spellings + parse_extra(st.session_state.get("hp_extra", ""))
     texts = variants(analysis.text, morpheme, spellings)[:MAX_SENTENCES]
-    st.caption(tr("hp_spellings", word=cand.surface, spellings="、".join(spellings)))
+    if not spellings:
+        st.info(shell.md_escape(tr("hp_type_spellings", word=cand.surface)))
+        return []
+    st.caption(shell.md_escape(tr("hp_spellings", word=cand.surface, spellings="、".join(spellings))))
     score_fig = scores_figure(loaded.model_id, texts, tr("hp_scores_title", word=cand.surface))
 
     # why: the word's row of attention over the words before it
@@ -65,22 +69,28 @@ def render_lens(loaded, analysis) -> None:
         labels, row.tolist(), title=tr("hp_row_title", word=cand.surface, where=where),
         value_name=tr("weight"), highlight=len(labels) - 1, font_size=shell.font_size(),
     )
+    if shell.projector():  # with the sentence comparison, one figure at a time
+        return [score_fig, row_fig]
     shell.render_figures([score_fig, row_fig], "hp_figs")
+    return []
 
 
-def render_pairs(loaded) -> None:
+def render_pairs(loaded, lens_figs: list) -> None:
     st.subheader(tr("pairs_header"))
     st.text_area(tr("pairs"), key="pairs", help=tr("pairs_help"), height=120, max_chars=2000)
     texts = parse_sentences(st.session_state.get("pairs", ""))[:MAX_SENTENCES]
+    figs = list(lens_figs)
     if len(texts) < 2:
         st.caption(tr("pairs_need_two"))
-        return
-    try:
-        fig = scores_figure(loaded.model_id, texts, tr("pairs_title"))
-    except AnalysisError as exc:
-        st.warning(shell.md_escape(shell.error_text(exc)))
-        return
-    st.plotly_chart(fig, key="pairs_scores", config=PLOTLY_CONFIG, theme=None)
+    else:
+        try:
+            figs.append(scores_figure(loaded.model_id, texts, tr("pairs_title")))
+        except AnalysisError as exc:
+            st.warning(shell.md_escape(shell.error_text(exc)))
+    if shell.projector() and figs:
+        shell.render_figures(figs, "hp_projector")
+    elif len(figs) > len(lens_figs):
+        st.plotly_chart(figs[-1], key="pairs_scores", config=PLOTLY_CONFIG, theme=None)
 
 
 def render() -> None:
@@ -88,12 +98,13 @@ def render() -> None:
     if loaded is None:
         return
     analysis = shell.analyse_current(loaded)
+    lens_figs = []
     if analysis is not None:
         try:
-            render_lens(loaded, analysis)
+            lens_figs = render_lens(loaded, analysis)
         except AnalysisError as exc:
             st.warning(shell.md_escape(shell.error_text(exc)))
-    render_pairs(loaded)
+    render_pairs(loaded, lens_figs)
     shell.render_licence(loaded)
 
 

@@ -21,6 +21,8 @@ from components.icl import (
     shuffle_answers,
 )
 from components.ui import shell
+from components.sampling import TokenProb
+from components.ui.explorer import PLOTLY_CONFIG
 from components.ui.shell import tr
 
 INDUCTION_LENGTH = 30
@@ -77,13 +79,14 @@ def render_builder() -> tuple[tuple, str, str]:
     return pairs, st.session_state.get("icl_query", "").strip(), st.session_state.get("icl_answer", "").strip()
 
 
-def render_induction(loaded) -> None:
+def render_induction(loaded) -> list:
+    """The induction-head section; in projector view its figures are returned for one shared picker."""
     st.subheader(tr("induction_header"))
     st.caption(tr("induction_explain"))
     if st.button(tr("induction_run"), key="induction_run"):
         st.session_state["induction_for"] = loaded.model_id
     if st.session_state.get("induction_for") != loaded.model_id:
-        return
+        return []
     seed = int(st.session_state.get("seed", 0))
     scores, att, ids = get_induction(loaded.model_id, INDUCTION_LENGTH, seed)
     layer, head = (int(i) for i in np.unravel_index(np.argmax(scores), scores.shape))
@@ -101,11 +104,14 @@ def render_induction(loaded) -> None:
         value_name=tr("weight"), masked_name=tr("masked_legend"), masked_hover=tr("masked_hover"),
         axis_query=tr("axis_query"), axis_key=tr("axis_key"), font_size=fs - 2,
     )
-    shell.render_figures([heat, pattern], "induction")
     ranked = np.argsort(-scores, axis=None)[:5]
     st.text("  ".join(
         f"{tr('layer')} {i // scores.shape[1]}・{tr('head')} {i % scores.shape[1]}: {scores.flat[i]:.2f}" for i in ranked
     ))
+    if shell.projector():
+        return [heat, pattern]
+    shell.render_figures([heat, pattern], "induction")
+    return []
 
 
 def render() -> None:
@@ -115,7 +121,9 @@ def render() -> None:
     pairs, query, answer = render_builder()
     if not pairs or not query or not answer:
         st.info(tr("icl_need"))
-        render_induction(loaded)
+        figs = render_induction(loaded)
+        if figs:
+            shell.render_figures(figs, "induction")
         return
     prompt = build_prompt(pairs, query)
     try:
@@ -143,11 +151,21 @@ def render() -> None:
         parts, [f"{tr('layer')} {i}" for i in range(parts.shape[0])], names,
         title=tr("icl_parts_title"), value_name=tr("weight"), font_size=fs,
     )
-    shell.render_figures([few_shot, looks], "icl_figs")
     best = int(np.argmax(parts[:, 1:-1].sum(axis=0))) + 1 if len(names) > 2 else None
-    if best is not None:
-        st.caption(tr("icl_most", line=names[best]))
-    render_induction(loaded)
+    # the same attention drawn over the prompt's own lines, averaged over layers
+    over_text = figures.next_token_figure(
+        [TokenProb(i, name, float(w)) for i, (name, w) in enumerate(zip(names, parts.mean(axis=0)))],
+        title=tr("icl_over_text"), value_name=tr("weight"), highlight=best, font_size=fs,
+    )
+    if shell.projector():  # every figure of the page behind one picker
+        induction = render_induction(loaded)
+        shell.render_figures([few_shot, over_text, looks, *induction], "icl_projector")
+    else:
+        shell.render_figures([few_shot, over_text], "icl_figs")
+        st.plotly_chart(looks, key="icl_layers", config=PLOTLY_CONFIG, theme=None)
+        if best is not None:
+            st.caption(shell.md_escape(tr("icl_most", line=names[best])))
+        render_induction(loaded)
     shell.sync_url()
     shell.render_licence(loaded)
 

@@ -31,8 +31,7 @@ def apply_lesson(lesson: Lesson) -> None:
     state["layer"], state["head"], state["view"] = lesson.layer, lesson.head, lesson.view
     state["temperature"] = lesson.temperature
     state["pos"], state["_link_pos"] = lesson.pos, True
-    state["mask_pos"] = lesson.pos
-    state["_mask_pos_for"] = (shell.requested_model_id(), lesson.text)
+    state["mask_pos"], state["_link_mask_pos"] = lesson.pos, True
     if lesson.figure in ("detail", "next", "strip", "overview"):
         state["figure"] = lesson.figure
     else:
@@ -61,13 +60,13 @@ def render_claims(lesson: Lesson, loaded) -> None:
         tid = loaded.tokenizer.convert_tokens_to_ids(piece)
         return None if tid is None or tid == loaded.tokenizer.unk_token_id else int(tid)
 
-    with st.expander(tr("lesson_check", model=loaded.model_id)):
+    with st.expander(shell.md_escape(tr("lesson_check", model=loaded.model_id))):
         for claim in lesson.claims:
             try:
                 result = check_claim(claim, lesson, analyze, token_id)
-                mark, summary = ("✓" if result.ok else "✗"), result.summary
+                mark, summary = ("✓" if result.ok else "✗"), result.summary(shell.lang())
             except (AnalysisError, ValueError, KeyError) as exc:
-                mark, summary = "✗", str(exc)
+                mark, summary = "✗", shell.error_text(exc)
             st.text(f"{mark} {summary}")
 
 

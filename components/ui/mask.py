@@ -112,35 +112,43 @@ def render_shift(analysis: Analysis) -> None:
     labels = analysis.token_labels
     moved = analysis.unmasked_shift
     if st.session_state.get("_mask_pos_for") != (analysis.model_id, analysis.text):
-        # start where the model predicts the last word (鳥が in 鳥がナク)
-        st.session_state["mask_pos"] = last_word_position(analysis)
+        if not st.session_state.pop("_link_mask_pos", False):  # a shared link names its position
+            # start where the model predicts the last word (鳥が in 鳥がナク)
+            st.session_state["mask_pos"] = last_word_position(analysis)
         st.session_state["_mask_pos_for"] = (analysis.model_id, analysis.text)
     shell.clamp_state("mask_pos", analysis.n_tokens)
     pos = st.session_state["mask_pos"]
-    st.plotly_chart(
-        figures.column_bars_figure(labels, moved, title=tr("shift_title"), value_name=tr("moved"), highlight=pos, y_max=1.1,
-                             font_size=shell.font_size()),
-        key="shift", config=PLOTLY_CONFIG, theme=None,
-    )
-    st.dataframe(shift_table(analysis), key="shift_table", hide_index=True, width="stretch")
-    st.select_slider(
-        tr("pick_position"), options=list(range(analysis.n_tokens)), key="mask_pos",
-        format_func=lambda i: f"{i}: {labels[i]}",
+    fs = shell.font_size()
+    shift = figures.column_bars_figure(
+        labels, moved, title=tr("shift_title"), value_name=tr("moved"), highlight=pos, y_max=1.1, font_size=fs,
     )
     k = int(st.session_state.get("top_k", 10))
     prefix = prefix_text(analysis, pos)
-    left, right = st.columns(2)
-    for column, logits, name, key in (
-        (left, analysis.next_logits, "with_mask", "next_masked"),
-        (right, analysis.unmasked_next_logits, "without_mask", "next_unmasked"),
-    ):
-        fig = figures.next_token_figure(
+    bars = [
+        figures.next_token_figure(
             top_tokens(logits, pos, analysis.labels, 1.0, k),
             title=f"{tr(name)}: " + tr("next_title", prefix=prefix, temperature="1"), value_name=tr("prob"),
-            font_size=shell.font_size(),
+            font_size=fs,
         )
-        column.plotly_chart(fig, key=key, config=PLOTLY_CONFIG, theme=None)
+        for logits, name in ((analysis.next_logits, "with_mask"), (analysis.unmasked_next_logits, "without_mask"))
+    ]
+    if shell.projector():  # one figure at a time; the table is small type, so it stays off the screen
+        st.select_slider(
+            tr("pick_position"), options=list(range(analysis.n_tokens)), key="mask_pos",
+            format_func=lambda i: f"{i}: {labels[i]}",
+        )
+        shell.render_figures([shift, *bars], "shift_figs")
+    else:
+        st.plotly_chart(shift, key="shift", config=PLOTLY_CONFIG, theme=None)
+        st.dataframe(shift_table(analysis), key="shift_table", hide_index=True, width="stretch")
+        st.select_slider(
+            tr("pick_position"), options=list(range(analysis.n_tokens)), key="mask_pos",
+            format_func=lambda i: f"{i}: {labels[i]}",
+        )
+        for column, fig, key in zip(st.columns(2), bars, ("next_masked", "next_unmasked")):
+            column.plotly_chart(fig, key=key, config=PLOTLY_CONFIG, theme=None)
     st.info(shell.md_escape(peek_explanation(analysis, pos)))
+    shell.sync_url()
 
 
 def peek_explanation(analysis: Analysis, pos: int) -> str:

@@ -46,6 +46,9 @@ DEFAULTS = {
     "icl_shuffled": False,
 }
 
+#: widgets of one page whose values must survive a visit to another page
+KEPT = ("lesson", "icl_task", "icl_demos", "icl_query", "icl_answer", "hp_word", "mask_pos")
+
 # ------------------------------------------------------------------ helpers
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>$~^=:&])")
@@ -74,9 +77,11 @@ def apply_link(state: dict) -> None:
                 st.session_state["model"], st.session_state["model_path"] = "custom", value
         elif key == "page":
             st.session_state["_link_page"] = value
-        elif key == "pos":
-            st.session_state["pos"] = value
-            st.session_state["_link_pos"] = True
+        elif key == "pos":  # the explorer's position, and the mask page's
+            st.session_state["pos"] = st.session_state["mask_pos"] = value
+            st.session_state["_link_pos"] = st.session_state["_link_mask_pos"] = True
+        elif key == "gen_steps":
+            st.session_state["gen_steps"], st.session_state["_link_steps"] = value, True
         else:
             st.session_state[key] = value
 
@@ -93,17 +98,21 @@ def init_state() -> None:
             st.session_state[key] = value
         else:
             st.session_state[key] = st.session_state[key]
+    for key in KEPT:  # page-specific widgets with no default: keep them once set
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
 
 
 def current_link_state() -> dict:
     """The view as URL parameters would carry it."""
     state = {key: st.session_state.get(key) for key in links.FIELDS if key in st.session_state}
     state["model"] = requested_model_id()
-    state["page"] = st.session_state.get("_page")
-    if state["page"] != "lessons":
-        state.pop("lesson", None)
-    if state["page"] != "icl":
-        state.pop("icl_task", None)
+    page = state["page"] = st.session_state.get("_page")
+    if page == "mask" and "mask_pos" in st.session_state:
+        state["pos"] = st.session_state["mask_pos"]
+    for key, only in links.PAGE_ONLY.items():
+        if page != only or (key in ("figure", "mask_figure") and not projector()):
+            state.pop(key, None)
     return state
 
 
@@ -155,9 +164,16 @@ def start_warm_up(model_id: str) -> threading.Thread:
     background, so the whole class finds them ready."""
 
     def work() -> None:
-        for example in load_sentences():
+        from components.lessons import load_lessons
+
+        jobs = [(e.text, False) for e in load_sentences()]  # the explorer's examples first
+        for lesson in load_lessons():  # then what the lessons open, the mask page's runs included
+            heavy = lesson.page == "mask" or lesson.figure in ("stages", "shift")
+            jobs += [(text, heavy) for text in lesson.sentences]
+        jobs.append((DEFAULT_TEXT, True))
+        for text, heavy in dict.fromkeys(jobs):
             try:
-                get_analysis(model_id, example.text)
+                get_analysis(model_id, text, heavy, heavy)
             except Exception:  # a warm-up must never take the app down
                 pass
 
@@ -236,7 +252,7 @@ def load_current_model() -> models.LoadedModel | None:
             with st.spinner(tr("loading_model")):
                 loaded = get_model(model_id)
         except ModelLoadError as exc:
-            st.error(md_escape(tr("err_model", model=model_id, detail=str(exc))))
+            st.error(md_escape(tr("err_model", model=model_id, detail=error_text(exc))))
             continue
         except Exception as exc:  # never a traceback: say what failed and try the next model
             st.error(md_escape(tr("err_model", model=model_id, detail=f"{type(exc).__name__}: {exc}")))
@@ -257,8 +273,13 @@ def busy_message() -> str:
 
 
 def error_text(exc: Exception) -> str:
+    """A short message in the interface's language for anything that went wrong."""
+    from components.i18n import STRINGS
+
     if isinstance(exc, AnalysisError) and exc.code in ("empty", "too_long", "no_tokens", "no_capture"):
         return tr(f"err_{exc.code}", **exc.params)
+    if isinstance(exc, ModelLoadError) and f"load_{exc.code}" in STRINGS:
+        return tr(f"load_{exc.code}", **exc.params)
     return tr("err_other", detail=str(exc))
 
 
