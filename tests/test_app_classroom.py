@@ -174,3 +174,31 @@ def test_projector_view_shows_one_figure_per_page(page):
     assert len(figs) == 1, (page, list(figs))
     (fig,) = figs.values()
     assert fig["layout"]["font"]["size"] >= 20, "large type"
+
+
+def test_a_visit_to_another_page_keeps_the_lesson_and_the_few_shot_setup(app):
+    app.switch_page("components/ui/lessons.py").run()
+    app.button(key="lesson_next").click().run()
+    app.button(key="lesson_next").click().run()
+    lesson = app.session_state["lesson"]
+    app.switch_page("components/ui/explorer.py").run()
+    app.segmented_control(key="layer").set_value(0).run()  # the teacher looks around
+    app.switch_page("components/ui/lessons.py").run()
+    assert app.session_state["lesson"] == lesson, "back on the same lesson"
+    assert app.session_state["layer"] == 0, "and its view is not re-applied over the teacher's"
+    app.switch_page("components/ui/icl.py").run()
+    app.text_area(key="icl_demos").input("犬→dog\n猫→cat").run()
+    app.switch_page("components/ui/explorer.py").run()
+    app.switch_page("components/ui/icl.py").run()
+    assert app.session_state["icl_demos"] == "犬→dog\n猫→cat"
+
+
+def test_typed_spellings_and_demonstrations_stay_literal(app):
+    app.switch_page("components/ui/homophones.py").run()
+    app.text_input(key="hp_extra").input("**太字**,$x^2$,[link](http://example.com)").run()
+    app.switch_page("components/ui/icl.py").run()
+    app.text_area(key="icl_demos").input("[l](http://e.com)→**b**\n$x$→<i>y</i>").run()
+    assert not app.exception
+    for element in list(app.markdown) + list(app.caption) + list(app.info) + list(app.warning):
+        for raw in ("**太字**", "[link](", "$x^2$", "[l](", "<i>"):
+            assert raw not in element.value, element.value
