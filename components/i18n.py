@@ -362,7 +362,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "load_cannot_run": {"ja": "「{model}」は読み込めましたが文を処理できません（トークナイザと重みが合っていない可能性）: {detail}", "en": "「{model}」 loaded but cannot run a sentence (its tokenizer and weights may not belong together): {detail}"},
     "load_no_model": {"ja": "モデルが選ばれていません。", "en": "No model is chosen."},
     # ------------------------------------------------- lesson claim results
-    "claim_attends": {"ja": "層 {layer}・ヘッド {head}: {query}→{key} {a} / {query}→{other} {b}", "en": "layer {layer}, head {head}: {query}→{key} {a} vs {query}→{other} {b}"},
+    "claim_attends": {"ja": "層 {layer}・ヘッド {head}: {query}→{to} {a} / {query}→{other} {b}", "en": "layer {layer}, head {head}: {query}→{to} {a} vs {query}→{other} {b}"},
     "claim_more_likely": {"ja": "「{after}」の次: p({token}) = {p} / p({than}) = {q}", "en": "after 「{after}」: p({token}) = {p} vs p({than}) = {q}"},
     "where_masked": {"ja": "マスクあり", "en": "masked"},
     "where_unmasked": {"ja": "マスクなし", "en": "unmasked"},

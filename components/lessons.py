@@ -163,7 +163,7 @@ def _check(claim, lesson, analyze, token_id) -> ClaimResult:
         q, k, o = _unit(a, claim["query"]), _unit(a, claim["key"]), _unit(a, claim["other"])
         row = a.unit_attentions[layer, head, q]
         return ClaimResult(bool(row[k] > row[o]), "claim_attends", {
-            "layer": layer, "head": head, "query": claim["query"], "key": claim["key"], "other": claim["other"],
+            "layer": layer, "head": head, "query": claim["query"], "to": claim["key"], "other": claim["other"],
             "a": f"{row[k]:.3f}", "b": f"{row[o]:.3f}",
         })
     pos = _position(a, claim["after"]) if "after" in claim else None

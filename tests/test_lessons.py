@@ -73,3 +73,19 @@ def test_a_claim_that_cannot_be_checked_says_why(tiny):
     missing = check_claim({"kind": "next_more_likely", "after": "鳥が", "token": "鳴", "than": "泣"}, lesson,
                           analyze, lambda piece: None)
     assert missing.key == "claim_no_token" and not missing.ok
+
+
+def test_every_claim_kind_formats_in_both_languages():
+    from components.lessons import ClaimResult
+
+    samples = {
+        "claim_attends": {"layer": 4, "head": 0, "query": "ナク", "to": "鳥", "other": "が", "a": "0.3", "b": "0.1"},
+        "claim_more_likely": {"after": "鳥が", "token": "鳴", "than": "泣", "p": "0.04", "q": "0.001"},
+        "claim_top": {"after": "鳥が", "top": "鳴", "prob": "4.7%", "unmasked": False},
+        "claim_moved": {"after": "鳥が", "moved": "0.36", "threshold": 0.1},
+        "claim_future": {"peak": "0"},
+        "claim_sharper": {"low": 0.3, "high": 2.0, "a": "0.7", "b": "0.05", "c": "0.004"},
+    }
+    for key, params in samples.items():
+        result = ClaimResult(True, key, params)
+        assert result.summary("ja") and result.summary("en") and result.summary("ja") != result.summary("en")
