@@ -414,9 +414,12 @@ def matrix_figure(
         hovertemplate=f"%{{y}}, %{{x}}: %{{z:.3f}}<extra></extra>", colorbar={"title": {"text": safe(value_name)}},
     ))
     style(fig, font_size, 160 + (font_size + 10) * n_rows, title)
+    slanted = max((len(c) for c in column_labels), default=0) * n_cols > 24
     fig.update_xaxes(tickvals=list(range(n_cols)), ticktext=[safe(c) for c in column_labels], side="top",
-                     title={"text": safe(axis_columns)}, automargin=True,
-                     tickangle=0 if max((len(c) for c in column_labels), default=0) * n_cols <= 24 else -40)
+                     title={"text": safe(axis_columns)}, automargin=True, tickangle=-40 if slanted else 0)
+    if slanted and title:  # slanted labels on top need room under the title
+        fig.update_layout(margin={"t": 60 + 9 * max(len(c) for c in column_labels)},
+                          title={"y": 0.995, "yanchor": "top"})
     fig.update_yaxes(tickvals=list(range(n_rows)), ticktext=[safe(r) for r in row_labels], autorange="reversed",
                      title={"text": safe(axis_rows)}, automargin=True)
     return fig
