@@ -1,30 +1,63 @@
 """Attention Classroom: the Streamlit router.
 
     streamlit run viz_app.py
+
+Streamlit reads this file in two ways. At start-up it imports it as a module
+and serves ``app``, whose start-up hook prepares the bundled model and
+analyses the example sentences in the background, before the first student
+arrives. Then, for every visit and every rerun, it runs the file as
+``__main__``: the router below.
 """
+
+import contextlib
+import threading
 
 import streamlit as st
 
-from components.ui import shell
-from components.ui.shell import tr
 
-st.set_page_config(page_title="Attention Classroom", page_icon="🐦", layout="wide")
-shell.init_state()
-st.set_page_config(initial_sidebar_state="collapsed" if shell.projector() else "expanded")
-shell.render_sidebar()
+def route() -> None:
+    """Every page of the app; a shared link may name the page to open."""
+    from components.ui import shell
+    from components.ui.shell import tr
 
-PAGES = {
-    "explorer": st.Page("components/ui/explorer.py", title=tr("page_explorer"), url_path="explorer", default=True),
-    "mask": st.Page("components/ui/mask.py", title=tr("page_mask"), url_path="mask"),
-    "lessons": st.Page("components/ui/lessons.py", title=tr("page_lessons"), url_path="lessons"),
-    "generate": st.Page("components/ui/generate.py", title=tr("page_generate"), url_path="generate"),
-    "homophones": st.Page("components/ui/homophones.py", title=tr("page_homophones"), url_path="homophones"),
-    "icl": st.Page("components/ui/icl.py", title=tr("page_icl"), url_path="icl"),
-}
-current = st.navigation(list(PAGES.values()))
-linked = st.session_state.pop("_link_page", None)
-if linked in PAGES and PAGES[linked].url_path != current.url_path:
-    st.switch_page(PAGES[linked])  # a shared link names its page
-st.session_state["_page"] = next((name for name, p in PAGES.items() if p.url_path == current.url_path), "explorer")
-current.run()
-shell.sync_url()
+    st.set_page_config(page_title="Attention Classroom", page_icon="🐦", layout="wide")
+    shell.init_state()
+    st.set_page_config(initial_sidebar_state="collapsed" if shell.projector() else "expanded")
+    shell.render_sidebar()
+
+    pages = {
+        "explorer": st.Page("components/ui/explorer.py", title=tr("page_explorer"), url_path="explorer", default=True),
+        "mask": st.Page("components/ui/mask.py", title=tr("page_mask"), url_path="mask"),
+        "lessons": st.Page("components/ui/lessons.py", title=tr("page_lessons"), url_path="lessons"),
+        "generate": st.Page("components/ui/generate.py", title=tr("page_generate"), url_path="generate"),
+        "homophones": st.Page("components/ui/homophones.py", title=tr("page_homophones"), url_path="homophones"),
+        "icl": st.Page("components/ui/icl.py", title=tr("page_icl"), url_path="icl"),
+    }
+    current = st.navigation(list(pages.values()))
+    linked = st.session_state.pop("_link_page", None)
+    if linked in pages and pages[linked].url_path != current.url_path:
+        st.switch_page(pages[linked])  # a shared link names its page
+    st.session_state["_page"] = next((name for name, p in pages.items() if p.url_path == current.url_path), "explorer")
+    current.run()
+    shell.sync_url()
+
+
+def _warm_start() -> None:
+    from components.ui import shell  # imported here, once Streamlit's runtime is up
+
+    shell.warm_start()
+
+
+@contextlib.asynccontextmanager
+async def start_up(_app):
+    """Streamlit's start-up hook: begin warming up, and serve at once."""
+    # not a daemon: at exit the interpreter waits for it instead of killing it
+    # inside a torch call, which aborts the process
+    threading.Thread(target=_warm_start, name="warm-start", daemon=False).start()
+    yield
+
+
+if __name__ == "__main__":
+    route()
+else:
+    app = st.App(__file__, lifespan=start_up)

@@ -56,6 +56,7 @@ def streamlit_server(timeout: float = 180, env: dict | None = None):
          "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true"],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
     )
+    proc.log_path = Path(log.name)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + timeout

@@ -11,13 +11,29 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 
 @pytest.fixture(scope="module")
-def server(artifacts):
+def served(artifacts):
     require_chromium()
     from components.models import prepare_bundled
 
     prepare_bundled()
-    with streamlit_server() as (url, _):
-        yield url
+    with streamlit_server() as (url, proc):
+        yield url, proc
+
+
+@pytest.fixture
+def server(served):
+    return served[0]
+
+
+def test_the_server_warms_up_before_anyone_visits(served):
+    """The first test of the module: no page has been opened yet."""
+    _, proc = served
+    deadline = time.time() + 180
+    while "ready for the class" not in proc.log_path.read_text() and time.time() < deadline:
+        time.sleep(0.5)
+    log = proc.log_path.read_text()
+    assert "ready for the class" in log, log[-2000:]
+    assert "Traceback" not in log
 
 
 def test_explorer_in_chromium(server, artifacts):

@@ -14,6 +14,7 @@ from components import models
 from components.analysis import MODEL_LOCK
 from components.examples import load_sentences
 from components.ui import shell
+from conftest import ROOT
 
 
 def test_the_model_is_loaded_once_for_every_session(monkeypatch):
@@ -86,10 +87,35 @@ def test_the_gate_counts_who_is_waiting():
     assert MODEL_LOCK.pending == 0
 
 
-def test_examples_are_precomputed_at_start_up():
+def test_streamlit_run_serves_the_app_with_its_start_up_hook():
+    from streamlit.web.server.app_discovery import discover_asgi_app
+
+    found = discover_asgi_app(ROOT / "viz_app.py")
+    assert found.is_asgi_app and found.import_string == "viz_app:app"
+
+
+def test_the_start_up_hook_warms_up_in_the_background(monkeypatch):
+    import asyncio
+    import importlib
+
+    started = threading.Event()
+    monkeypatch.setattr(shell, "warm_start", started.set)
+    viz_app = importlib.import_module("viz_app")  # as `streamlit run` imports it: not as __main__
+    assert isinstance(viz_app.app, st.App)
+
+    async def serve() -> None:
+        async with viz_app.start_up(viz_app.app):
+            pass
+
+    asyncio.run(serve())
+    assert started.wait(10), "the hook started the warm-up"
+
+
+def test_examples_are_precomputed_at_start_up(capsys):
     st.cache_data.clear()
     st.cache_resource.clear()
-    shell.start_warm_up("tiny-random").join(60)
+    shell.warm_start("tiny-random")  # what the start-up hook runs, before anyone visits
+    assert "ready for the class" in capsys.readouterr().err
     calls, remove = count_model_calls(shell.get_model("tiny-random").model)
     try:
         for example in load_sentences():

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import gc
 import re
+import sys
 import threading
+import time
 
 import streamlit as st
 
@@ -184,6 +186,36 @@ def start_warm_up(model_id: str) -> threading.Thread:
     return thread
 
 
+#: how the start-up preparation is going, for a visitor who arrives meanwhile
+STARTUP = {"running": False, "fraction": 0.0, "stage": "check"}
+
+
+def warm_start(model_id: str = BUNDLED_ID) -> None:
+    """At server start, before anyone visits: prepare the bundled model (once
+    per machine, a hash check afterwards), load it, and analyse the examples."""
+
+    def report(fraction: float, stage: str) -> None:
+        STARTUP.update(fraction=fraction, stage=stage)
+
+    began = time.perf_counter()
+    STARTUP["running"] = True
+    try:
+        if model_id == BUNDLED_ID:
+            models.prepare_bundled(progress=report)
+        get_model(model_id)
+    except Exception as exc:  # the first visitor is told what failed, in the page
+        print(f"Attention Classroom: could not warm up {model_id}: {exc}", file=sys.stderr, flush=True)
+        return
+    finally:
+        STARTUP["running"] = False
+    start_warm_up(model_id).join()
+    print(
+        f"Attention Classroom: {model_id} loaded and the examples analysed "
+        f"{time.perf_counter() - began:.1f} s after start-up; ready for the class.",
+        file=sys.stderr, flush=True,
+    )
+
+
 def render_sidebar() -> None:
     """Language, projector view and model pickers."""
     with st.sidebar:
@@ -234,6 +266,9 @@ def _prepare_with_progress() -> None:
         bar.progress(min(max(fraction, 0.0), 1.0), text=tr("preparing", stage=tr(f"stage_{stage}")))
 
     try:
+        while STARTUP["running"] and not models.verified_in_process():
+            report(STARTUP["fraction"], STARTUP["stage"])  # the start-up hook is preparing it
+            time.sleep(0.5)
         models.prepare_bundled(progress=report)
     finally:
         bar.empty()
