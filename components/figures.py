@@ -391,7 +391,12 @@ def few_shot_figure(
     style(fig, font_size, 420, title)
     fig.update_xaxes(title={"text": safe(axis_x)}, tickvals=xs, automargin=True)
     fig.update_yaxes(title={"text": safe(value_name)}, range=[0, 1.05], tickformat=".0%", automargin=True)
-    fig.update_layout(legend={"orientation": "h", "y": -0.25})
+    # the legend sits at the very bottom of the figure, below the axis title,
+    # whatever the type size (paper coordinates would collide in projector view)
+    fig.update_layout(
+        legend={"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "x": 0, "xanchor": "left"},
+        margin={"b": 2 * font_size + 20},
+    )
     return fig
 
 

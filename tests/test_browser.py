@@ -141,11 +141,14 @@ def test_projector_view_in_chromium(server, artifacts):
             page.screenshot(path=str(artifacts / f"projector-{name}.png"), full_page=True)
             if name in ("detail", "next"):
                 assert _largest_tick_font(page) >= normal + 6, "large type"
-        for name in ("lessons", "mask"):
-            page.goto(f"{server}/{name}?projector=1")
+        for name, query in (("mask", ""), ("lessons", ""), ("generate", "&gen_steps=2&greedy=1"),
+                            ("homophones", ""), ("icl", "")):
+            page.goto(f"{server}/{name}?projector=1{query}")
+            page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 1", timeout=60_000)
             wait_for_app(page)
             time.sleep(1)
             assert page.locator("[data-testid=stException]").count() == 0
+            assert page.locator(".js-plotly-plot").count() == 1, f"{name}: one figure at a time"
             page.screenshot(path=str(artifacts / f"projector-{name}.png"), full_page=True)
 
 

@@ -54,7 +54,10 @@ def render_controls(finished: bool = False) -> None:
 
 def render_generation(gen: Generation, n_layers: int, n_heads: int) -> None:
     st.subheader(tr("gen_text"))
-    st.text(gen.prompt + gen.generated_text)
+    if shell.projector():  # large enough for the back of the room
+        st.header(shell.md_escape(gen.prompt + gen.generated_text), anchor=False)
+    else:
+        st.text(gen.prompt + gen.generated_text)
     if not gen.steps:
         st.caption(tr("gen_hint"))
         return
