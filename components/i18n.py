@@ -56,6 +56,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "ja": "例: gpt2（Hugging Face のキャッシュにあるもの）、またはモデル用フォルダ（環境変数 ATTENTION_CLASSROOM_MODELS）の中のフォルダ名。パスは受け付けません。",
         "en": "For example gpt2 (from the Hugging Face cache), or the name of a folder in the models folder (environment variable ATTENTION_CLASSROOM_MODELS). Paths are not accepted.",
     },
+    "model_available": {"ja": "このコンピュータにあるモデル: {names}", "en": "Models on this computer: {names}"},
+    "model_available_none": {
+        "ja": "このコンピュータには他のモデルがまだありません（{folder} にフォルダを置くか、hf download で入れてください）。",
+        "en": "No other models on this computer yet (put a folder in {folder}, or fetch one with hf download).",
+    },
     "preparing": {
         "ja": "同梱モデルを初回準備中（約1分、次回からはすぐ起動します）: {stage}",
         "en": "Preparing the bundled model for the first time (about a minute; later starts are instant): {stage}",

@@ -532,6 +532,40 @@ def _finish(model_id: str, kind: str, model, tokenizer) -> LoadedModel:
     )
 
 
+def available_models() -> dict[str, Path]:
+    """The models this machine already has, keyed by the name a user types.
+
+    Folders inside :func:`models_dir` (``name``, or ``org/name`` one level
+    down) and model repos in the local Hugging Face cache. They are found by
+    listing directories, so a typed name is only ever compared with these
+    keys: it is never joined into a path.
+    """
+    found: dict[str, Path] = {}
+    try:
+        from huggingface_hub import scan_cache_dir
+
+        for repo in scan_cache_dir().repos:
+            if repo.repo_type != "model" or not repo.revisions:
+                continue
+            # the revision `main` points at, as snapshot_download would pick
+            revision = next((r for r in repo.revisions if "main" in r.refs), None)
+            revision = revision or max(repo.revisions, key=lambda r: r.last_modified)
+            found[repo.repo_id] = Path(revision.snapshot_path)
+    except Exception:  # no cache yet, or an unreadable one: nothing there
+        pass
+    root = models_dir()
+    if root.is_dir():
+        for child in sorted(root.iterdir()):
+            if not child.is_dir() or child.name.startswith("."):
+                continue
+            nested = [g for g in sorted(child.iterdir()) if g.is_dir() and not g.name.startswith(".")]
+            if not (child / "config.json").exists() and nested:
+                found.update({f"{child.name}/{g.name}": g for g in nested})
+            else:
+                found[child.name] = child
+    return found
+
+
 def is_model_name(text: str) -> bool:
     """A hub id or a folder name (``name`` or ``org/name``): never a path."""
     return bool(_HUB_ID.match(text or ""))
@@ -554,7 +588,7 @@ def load_model(model_id: str, progress: Progress | None = None, allow_paths: boo
             f"folder inside {models_dir()} (set {MODELS_ENV} to use another folder).",
             "not_a_name", model=model_id,
         )
-    kind = describe(model_id) if allow_paths else ("hub" if model_id not in (BUNDLED_ID, TINY_ID) else describe(model_id))
+    kind = describe(model_id) if allow_paths or model_id in (BUNDLED_ID, TINY_ID) else "named"
     if kind == "tiny":
         tokenizer = build_tiny_tokenizer()
         return _finish(TINY_ID, "tiny", build_tiny_model(tokenizer), tokenizer)
@@ -568,7 +602,19 @@ def load_model(model_id: str, progress: Progress | None = None, allow_paths: boo
             return _load_folder(folder, BUNDLED_ID, "bundled")
     if kind == "folder":
         return _load_folder(Path(model_id).expanduser(), model_id, "folder")
+    if kind == "named":  # the app: a name, looked up among what this machine has
+        local = available_models()
+        if model_id in local:
+            in_models_dir = local[model_id].parent in (models_dir(), models_dir() / model_id.split("/")[0])
+            return _load_folder(local[model_id], model_id, "folder" if in_models_dir else "hub")
+        if not _downloads_allowed():
+            raise ModelLoadError(
+                f"Cannot load '{model_id}': it is not a folder in {models_dir()} and not in the local "
+                f"Hugging Face cache, and downloads are off. Download it once with `hf download {model_id}`, "
+                f"or set {components.ALLOW_DOWNLOAD_ENV}=1.",
+                "offline_hub", model=model_id,
+            )
     named = models_dir() / model_id
-    if named.is_dir():
+    if kind == "hub" and named.is_dir():  # the CLI: a folder name inside the models folder
         return _load_folder(named, model_id, "folder")
     return _load_folder(_resolve_hub(model_id), model_id, "hub")

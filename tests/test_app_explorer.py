@@ -179,3 +179,18 @@ def test_a_damaged_custom_model_keeps_the_last_good_view(app, tiny, tmp_path, mo
     assert not app.exception
     assert any("壊れて" in m for m in messages(app)), "said in the interface language"
     assert "head_heatmap" in charts(app)
+
+
+def test_a_model_too_large_for_memory_keeps_the_previous_one(app, tiny, tmp_path, monkeypatch):
+    from components import models
+
+    monkeypatch.setenv("ATTENTION_CLASSROOM_MODELS", str(tmp_path))
+    tiny.model.save_pretrained(tmp_path / "huge", safe_serialization=True)
+    tiny.tokenizer.save_pretrained(tmp_path / "huge")
+    monkeypatch.setattr(models, "_available_bytes", lambda: 1000)
+    app.selectbox(key="model").set_value("custom").run()
+    app.text_input(key="model_path").input("huge").run()
+    assert not app.exception
+    assert any("GB" in m and "huge" in m for m in messages(app)), messages(app)
+    assert "head_heatmap" in charts(app), "still on the untrained model"
+    assert any("huge" in c.value for c in app.caption), "the field lists the models this computer has"

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+import components
 from components import models
 from components.analysis import run_analysis
 from components.models import ModelLoadError, check_prepared, load_model, write_manifest
@@ -161,3 +162,33 @@ def test_the_app_never_turns_typed_text_into_a_path(tiny, tmp_path, monkeypatch)
             load_model(typed, allow_paths=False)
     monkeypatch.setenv(models.MODELS_ENV, str(tmp_path))
     assert load_model("mine", allow_paths=False).kind == "folder", "a name is looked up in the models folder"
+
+
+def test_a_hub_id_that_cannot_be_downloaded_says_so(monkeypatch):
+    # downloads allowed, but this machine has no network (the package keeps the hub offline)
+    monkeypatch.setenv(components.ALLOW_DOWNLOAD_ENV, "1")
+    with pytest.raises(ModelLoadError, match="network") as caught:
+        load_model("nobody-here/no-such-model", allow_paths=False)
+    assert caught.value.code == "hub_failed"
+
+
+def test_the_app_finds_models_by_listing_not_by_joining_paths(tiny, tmp_path, monkeypatch):
+    monkeypatch.setenv(models.MODELS_ENV, str(tmp_path))
+    _saved_tiny(tiny, tmp_path / "mine")
+    _saved_tiny(tiny, tmp_path / "school" / "gpt-ja")
+    (tmp_path / ".partial").mkdir()
+    found = models.available_models()
+    assert found["mine"] == tmp_path / "mine"
+    assert found["school/gpt-ja"] == tmp_path / "school" / "gpt-ja"
+    assert ".partial" not in found
+    assert load_model("school/gpt-ja", allow_paths=False).kind == "folder"
+
+    import huggingface_hub
+
+    def no_hub(*args, **kwargs):
+        raise AssertionError("a name that is not on this machine never reaches the hub library")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", no_hub)
+    with pytest.raises(ModelLoadError) as caught:
+        load_model("school/other", allow_paths=False)
+    assert caught.value.code == "offline_hub"

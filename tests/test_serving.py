@@ -46,17 +46,20 @@ def test_analyses_are_shared_between_sessions():
         remove()
 
 
-def test_a_fourth_model_evicts_and_frees_the_oldest(tiny, tmp_path, monkeypatch):
+def test_another_model_frees_the_previous_one_but_never_the_class_model(tiny, tmp_path, monkeypatch):
     st.cache_resource.clear()
     monkeypatch.setenv(models.MODELS_ENV, str(tmp_path))
     for name in ("a", "b", "c"):
         tiny.model.save_pretrained(tmp_path / name, safe_serialization=True)
         tiny.tokenizer.save_pretrained(tmp_path / name)
-    oldest = weakref.ref(shell.get_model("tiny-random").model)
-    for name in ("a", "b", "c"):
+    builtin = shell.get_model("tiny-random")
+    first = weakref.ref(shell.get_model("a").model)
+    for name in ("b", "c"):  # what students might type, one after another
         shell.get_model(name)
     gc.collect()
-    assert oldest() is None, "the evicted model's memory is released"
+    assert first() is None, "the model no one uses any more is freed"
+    assert shell.get_model("tiny-random") is builtin, "the built-in models stay loaded"
+    assert shell.get_model("c") is shell.get_model("c"), "one copy of the current other model"
 
 
 def test_the_gate_counts_who_is_waiting():

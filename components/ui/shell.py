@@ -137,11 +137,8 @@ def font_size() -> int:
 # -------------------------------------------------------------- cached data
 
 
-@st.cache_resource(max_entries=3, show_spinner=False)
-def get_model(model_id: str) -> models.LoadedModel:
-    """One copy of each model for every session; at most three models in memory
-    (the bundled one, the untrained baseline and one other)."""
-    gc.unfreeze()  # let a model evicted from this cache be collected
+def _load(model_id: str) -> models.LoadedModel:
+    gc.unfreeze()  # let a model evicted from its cache be collected
     loaded = models.load_model(model_id, allow_paths=False)
     # A loaded model and its tokenizer leave ~400k tracked objects behind; a
     # full garbage collection then takes ~0.25 s and lands at random moments
@@ -149,6 +146,32 @@ def get_model(model_id: str) -> models.LoadedModel:
     gc.collect()
     gc.freeze()
     return loaded
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _get_builtin_model(model_id: str) -> models.LoadedModel:
+    return _load(model_id)
+
+
+@st.cache_resource(max_entries=1, show_spinner=False)
+def _get_other_model(model_id: str) -> models.LoadedModel:
+    return _load(model_id)
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def available_model_names() -> list[str]:
+    """What the "other" field accepts: models this machine already has."""
+    return sorted(models.available_models())
+
+
+def get_model(model_id: str) -> models.LoadedModel:
+    """One copy of each model for every session. The bundled model and the
+    untrained baseline always stay; every other model shares one slot, so
+    choosing another frees the previous one once no session still uses it,
+    and no one's choice can push the class's model out of memory."""
+    if model_id in (BUNDLED_ID, TINY_ID):
+        return _get_builtin_model(model_id)
+    return _get_other_model(model_id)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -230,6 +253,11 @@ def render_sidebar() -> None:
         )
         if st.session_state.get("model") == "custom":
             st.text_input(tr("model_custom_field"), key="model_path", help=tr("model_custom_help"))
+            names = available_model_names()
+            if names:
+                st.caption(md_escape(tr("model_available", names=", ".join(names))))
+            else:
+                st.caption(md_escape(tr("model_available_none", folder=str(models.models_dir()))))
 
 
 def _pick_example() -> None:
