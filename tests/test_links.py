@@ -85,6 +85,24 @@ def test_a_link_to_the_lesson_page_opens_that_lesson():
     assert at.query_params["lesson"] == "02-causal-mask" and at.query_params["page"] == "lessons"
 
 
+def test_a_lesson_link_restores_its_own_settings():
+    st.cache_data.clear()
+    at = new_app()
+    at.query_params.update({
+        "page": "lessons", "lesson": "04-temperature", "temperature": "0.3", "top_k": "5",
+        "model": "tiny-random",
+    })
+    at.run()
+    assert not at.exception
+    assert at.session_state["lesson"] == "04-temperature"
+    assert at.session_state["temperature"] == 0.3, "the link's temperature, not the lesson's default"
+    assert at.query_params["temperature"] == "0.3"
+    assert "0.3" in charts(at)["lesson_fig_0"]["layout"]["title"]["text"]
+    at.button(key="lesson_prev").click().run()  # stepping on opens the next lesson's own view
+    assert at.session_state["lesson"] == "03-masked-vs-unmasked"
+    assert at.session_state["temperature"] == 1.0
+
+
 def test_projector_link_collapses_to_one_large_figure():
     st.cache_data.clear()
     at = new_app()

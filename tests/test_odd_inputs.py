@@ -1,5 +1,7 @@
 """Odd and hostile input: a result or a documented message, never an exception."""
 
+import re
+
 import pytest
 import streamlit as st
 
@@ -73,3 +75,19 @@ def test_markup_is_rendered_literally():
         assert "<script>" not in md.value and "**太字**" not in md.value, md.value
     tokens_line = [e.value for e in at.text if e.value.startswith(t("tokens_line", "ja", tokens=""))][0]
     assert "<" in tokens_line and "*" in tokens_line, "plain text, not Markdown"
+
+
+def test_figure_pickers_in_projector_view_show_typed_markup_literally():
+    """In projector view each page names its figures after their titles, which
+    hold the student's words; a radio label would read them as Markdown."""
+    st.cache_data.clear()
+    text = "**太字**$x^2$:red[赤]"
+    at = new_app(text=text, projector=True, mask_figure="shift")
+    at.run()
+    at.switch_page("components/ui/mask.py").run()
+    assert not at.exception
+    labels = [label for radio in at.radio for label in radio.options]
+    assert any("太字" in label for label in labels), labels
+    for label in labels:
+        plain = re.sub(r"\\(.)", "", label)  # what is left once escaped characters are removed
+        assert "**" not in plain and "$" not in plain and ":red[" not in plain, label

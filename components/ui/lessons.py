@@ -110,6 +110,9 @@ def render() -> None:
     lesson = lessons[ids.index(st.session_state["lesson"])]
     if st.session_state.get("_lesson_applied") != lesson.id:
         apply_lesson(lesson)
+        linked = st.session_state.pop("_lesson_link", None)
+        if linked and st.session_state.get("lesson") == lesson.id:
+            shell.apply_link(linked)  # a shared link restores exactly its view
     lang = shell.lang()
 
     st.title(tr("lessons_title"))

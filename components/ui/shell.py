@@ -4,6 +4,7 @@ and the cached model/analysis getters. Only ``components.ui`` calls ``st.*``."""
 from __future__ import annotations
 
 import gc
+import html
 import re
 import sys
 import threading
@@ -94,7 +95,11 @@ def init_state() -> None:
     forgets a widget's value when a page without it runs)."""
     if "_session_started" not in st.session_state:
         st.session_state["_session_started"] = True
-        apply_link(links.params_to_state(st.query_params.to_dict()))
+        linked = links.params_to_state(st.query_params.to_dict())
+        apply_link(linked)
+        if "lesson" in linked:  # the lesson opens its view; the link's own settings then win
+            lesson_keys = ("text", "layer", "head", "view", "temperature", "pos")  # what a lesson sets
+            st.session_state["_lesson_link"] = {k: v for k, v in linked.items() if k in lesson_keys}
     for key, value in DEFAULTS.items():
         if key not in st.session_state:
             st.session_state[key] = value
@@ -395,7 +400,8 @@ def render_figures(figs, key: str, notes: tuple[str, ...] = ()) -> None:
     from components.ui.explorer import PLOTLY_CONFIG
 
     if projector():
-        names = [fig.layout.title.text or str(i + 1) for i, fig in enumerate(figs)]
+        # titles carry the student's words: radio labels read Markdown, so make them literal
+        names = [md_escape(html.unescape(fig.layout.title.text or str(i + 1))) for i, fig in enumerate(figs)]
         i = st.radio(tr("show_figure"), range(len(figs)), key=f"{key}_pick", horizontal=True,
                      format_func=lambda j: names[j])
         st.plotly_chart(figs[i], key=f"{key}_{i}", config=PLOTLY_CONFIG, theme=None)
