@@ -375,6 +375,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "claim_moved": {"ja": "「{after}」の次で動いた確率 = {moved}（基準 {threshold} より大きい）", "en": "probability moved after 「{after}」 = {moved} (more than {threshold})"},
     "claim_future": {"ja": "未来のトークンへの重みの最大値 = {peak}", "en": "largest weight on a future token = {peak}"},
     "claim_sharper": {"ja": "第1候補の確率: 温度 {low} で {a}、1 で {b}、{high} で {c}", "en": "top probability at temperature {low}: {a}, 1: {b}, {high}: {c}"},
+    "claim_top_prob": {
+        "ja": "温度 {temperature} で「{after}」の次の第1候補は「{top}」、確率 {prob}（{lo}〜{hi} のはず）",
+        "en": "at temperature {temperature}, the top candidate after 「{after}」 is 「{top}」 with probability {prob} (expected {lo} to {hi})",
+    },
     "claim_no_head": {"ja": "このモデルには層 {layer}・ヘッド {head} がありません。", "en": "This model has no layer {layer}, head {head}."},
     "claim_no_token": {"ja": "このモデルの語彙に「{token}」がありません。", "en": "「{token}」 is not in this model's vocabulary."},
     "claim_no_prefix": {"ja": "「{prefix}」はこのモデルのトークン区切りでは文の前半になりません。", "en": "「{prefix}」 is not a prefix of the sentence on this model's token boundaries."},

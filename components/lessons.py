@@ -25,7 +25,8 @@ from components.views import prefix_text
 
 LESSONS_DIR = EXAMPLES_DIR / "lessons"
 TEXT_FIELDS = ("title", "look", "question", "answer")
-CLAIM_KINDS = ("attends_more", "next_more_likely", "top_next", "moved_more_than", "future_is_zero", "sharper_when_colder")
+CLAIM_KINDS = ("attends_more", "next_more_likely", "top_next", "moved_more_than", "future_is_zero", "sharper_when_colder",
+               "top_prob_between")
 
 
 @dataclass(frozen=True)
@@ -198,5 +199,13 @@ def _check(claim, lesson, analyze, token_id) -> ClaimResult:
         p = [top_tokens(a.next_logits, pos, a.labels, temp, 1)[0].prob for temp in (low, 1.0, high)]
         return ClaimResult(p[0] > p[1] > p[2], "claim_sharper", {
             "low": low, "high": high, "a": f"{p[0]:.3f}", "b": f"{p[1]:.3f}", "c": f"{p[2]:.3f}",
+        })
+    if kind == "top_prob_between":  # a number a lesson's answer states, e.g. "about 70% at 0.3"
+        temperature = float(claim.get("temperature", 1.0))
+        (top,) = top_tokens(a.next_logits, pos, a.labels, temperature, 1)
+        ok = top.text == claim["token"] and claim["at_least"] <= top.prob <= claim["at_most"]
+        return ClaimResult(ok, "claim_top_prob", {
+            "after": claim["after"], "temperature": temperature, "top": top.text, "prob": f"{top.prob:.3f}",
+            "lo": claim["at_least"], "hi": claim["at_most"],
         })
     raise ValueError(f"unknown claim kind {kind!r}")

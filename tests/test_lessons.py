@@ -85,6 +85,7 @@ def test_every_claim_kind_formats_in_both_languages():
         "claim_moved": {"after": "鳥が", "moved": "0.36", "threshold": 0.1},
         "claim_future": {"peak": "0"},
         "claim_sharper": {"low": 0.3, "high": 2.0, "a": "0.7", "b": "0.05", "c": "0.004"},
+        "claim_top_prob": {"after": "鳥が", "temperature": 0.3, "top": "鳴", "prob": "0.698", "lo": 0.6, "hi": 0.8},
     }
     for key, params in samples.items():
         result = ClaimResult(True, key, params)

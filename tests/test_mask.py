@@ -34,7 +34,7 @@ def test_the_first_row_differs(analysis):
 def test_last_row_same_in_the_first_layer_but_not_later(analysis):
     """The last query sees every key either way, so layer 0's last row cannot
     change; from layer 1 on, the keys themselves carry the future."""
-    np.testing.assert_allclose(analysis.unmasked_attentions[0, :, -1], analysis.attentions[0, :, -1], atol=1e-6)
+    assert np.array_equal(analysis.unmasked_attentions[0, :, -1], analysis.attentions[0, :, -1]), "identical"
     assert not np.allclose(analysis.unmasked_attentions[1, :, -1], analysis.attentions[1, :, -1], atol=1e-7)
 
 
