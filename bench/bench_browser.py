@@ -87,8 +87,7 @@ def main() -> None:
                     return s.length >= 3 && JSON.stringify(s[0].xticks) === JSON.stringify(want)
                         && s.some(p => p.rows === rows && p.heat > 0)
                         && s.some(p => p.title.includes(want.slice(1).join('').slice(0, 1))); }""" % STATE_JS,
-                # past 40 tokens the heatmap labels every k-th token (figures.attention_heatmap)
-                arg=[[x.replace("<", "&lt;").replace(">", "&gt;") for x in want][:: -(-len(want) // 40)],
+                arg=[[x.replace("<", "&lt;").replace(">", "&gt;") for x in want],
                      overview_rows(len(want))],
             )
             return time.perf_counter() - t0

@@ -32,6 +32,11 @@ def safe(text: str) -> str:
     return html.escape(str(text), quote=False)
 
 
+def _text_width(text: str) -> float:
+    """A label's width in ems: CJK characters are square, Latin ones narrow."""
+    return sum(1.0 if ord(ch) >= 0x2E80 else 0.6 for ch in str(text))
+
+
 def style(fig: go.Figure, font_size: int, height: int, title: str = "") -> go.Figure:
     """The house style: fonts that read Japanese, a left-aligned escaped title, white paper."""
     fig.update_layout(
@@ -62,12 +67,13 @@ def attention_heatmap(
     colorscale: str = WEIGHT_SCALE,
     font_size: int = 13,
     height: int | None = None,
-    value_format: str = ".4g",
+    value_format: str = ".7g",
 ) -> go.Figure:
     """One attention matrix. Queries run top to bottom, keys left to right.
 
     Masked cells are drawn as their own grey layer with a white ×, so a
-    future cell never looks like a cell of weight 0. Hover gives the exact value.
+    future cell never looks like a cell of weight 0. Hover gives the exact
+    value: the float32 weight to its seven significant digits.
     """
     weights = np.asarray(weights, dtype=np.float64)
     masked = np.asarray(masked, dtype=bool)
@@ -128,22 +134,40 @@ def attention_heatmap(
     if max(n_q, n_k) > MARKED_MAX:
         fig.update_traces(xgap=0, ygap=0, selector={"type": "heatmap"})
     side = max(n_q, n_k)
-    cell = max(12, min(56, 560 // max(side, 1)))
+    cell = max(15, min(56, 560 // max(side, 1)))
     style(fig, font_size, height or int(190 + side * cell), title)
-    if title:  # the title sits above the key axis, which is drawn at the top
-        fig.update_layout(margin={"t": 90}, title={"y": 0.98, "yanchor": "top"})
-    # past ~40 tokens every label cannot fit: label every k-th (hover still names each cell)
-    k_step, q_step = -(-n_k // 40), -(-n_q // 40)
+    # every token is labelled; on long sentences the labels shrink to fit their cells
+    tick_font = {"size": min(font_size, cell - 4)}
+    angle = 0 if n_k <= 12 else -60 if n_k <= 24 else -90
+    if title:  # the title sits above the key axis (drawn at the top) and its labels, however tall
+        longest = max((_text_width(label) for label in key_labels), default=1.0) * tick_font["size"]
+        labels_px = tick_font["size"] + 4 if angle == 0 else longest * (0.87 if angle == -60 else 1.0) + 6
+        fig.update_layout(margin={"t": int(font_size * 2.6 + 44 + labels_px)},
+                          title={"yref": "container", "y": 1, "yanchor": "top", "pad": {"t": 10}})
     fig.update_xaxes(
-        tickvals=list(range(0, n_k, k_step)), ticktext=k_text[::k_step], title={"text": safe(axis_key)}, side="top",
-        showgrid=False, zeroline=False, automargin=True, tickangle=0 if n_k <= 12 else -60,
+        tickvals=list(range(n_k)), ticktext=k_text, title={"text": safe(axis_key), "standoff": 6}, side="top",
+        tickfont=tick_font,
+        showgrid=False, zeroline=False, automargin=True, tickangle=angle,
         range=[-0.5, n_k - 0.5],
     )
     fig.update_yaxes(
-        tickvals=list(range(0, n_q, q_step)), ticktext=q_text[::q_step], title={"text": safe(axis_query)},
-        autorange="reversed", showgrid=False, zeroline=False, automargin=True, scaleanchor="x", scaleratio=1,
+        tickvals=list(range(n_q)), ticktext=q_text, title={"text": safe(axis_query)}, tickfont=tick_font,
+        range=[n_q - 0.5, -0.5],  # reading order top to bottom; the legend's off-screen point stays off
+        showgrid=False, zeroline=False, automargin=True, scaleanchor="x", scaleratio=1,
     )
     fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.02, "xanchor": "left", "x": 0})
+    return fig
+
+
+def thin_labels(fig: go.Figure, max_labels: int) -> go.Figure:
+    """Keep at most ``max_labels`` tick labels per axis (every k-th), for a
+    figure drawn narrow, e.g. one of three side by side. Hover still names
+    every cell. Returns the same figure."""
+    for axis in (fig.layout.xaxis, fig.layout.yaxis):
+        text, values = axis.ticktext, axis.tickvals
+        if text is not None and values is not None and len(text) > max_labels:
+            step = -(-len(text) // max(max_labels, 1))
+            axis.update(ticktext=list(text)[::step], tickvals=list(values)[::step])
     return fig
 
 

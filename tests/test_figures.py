@@ -24,6 +24,35 @@ def test_heatmap_separates_masked_cells_from_zero_weight():
     assert marks.showlegend and len(marks.x) == m.sum()
 
 
+def test_hover_gives_the_exact_weight():
+    w, m = _causal(4)
+    w = w.astype(np.float32)
+    fig = figures.attention_heatmap(w, m, list("abcd"), list("abcd"))
+    z = np.asarray(fig.data[0].z, dtype=float)
+    assert np.array_equal(z[~m], w[~m].astype(float)), "the figure carries the weights unrounded"
+    assert "%{z:.7g}" in fig.data[0].hovertemplate, "and hover prints all of float32's digits"
+
+
+def test_every_token_is_labelled_even_on_the_longest_sentence():
+    w, m = _causal(64)
+    labels = [f"t{i}" for i in range(64)]
+    fig = figures.attention_heatmap(w, m, labels, labels)
+    assert list(fig.layout.xaxis.ticktext) == labels and list(fig.layout.yaxis.ticktext) == labels
+    assert fig.layout.yaxis.tickfont.size < 13, "smaller type, so that 64 labels fit their rows"
+    short = figures.attention_heatmap(*_causal(5), list("abcde"), list("abcde"))
+    assert short.layout.yaxis.tickfont.size == 13
+
+
+def test_a_narrow_figure_keeps_every_kth_label():
+    w, m = _causal(40)
+    labels = [f"t{i}" for i in range(40)]
+    fig = figures.thin_labels(figures.attention_heatmap(w, m, labels, labels), 16)
+    assert list(fig.layout.xaxis.ticktext) == labels[::3] and list(fig.layout.xaxis.tickvals) == list(range(0, 40, 3))
+    assert list(fig.layout.yaxis.ticktext) == labels[::3]
+    untouched = figures.thin_labels(figures.attention_heatmap(*_causal(5), list("abcde"), list("abcde")), 16)
+    assert list(untouched.layout.xaxis.ticktext) == list("abcde")
+
+
 def test_heatmap_without_mask_has_no_mask_layer():
     w = np.full((3, 3), 1 / 3)
     fig = figures.attention_heatmap(w, np.zeros((3, 3), bool), list("abc"), list("abc"))

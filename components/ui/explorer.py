@@ -152,6 +152,8 @@ def render_exports(analysis: Analysis) -> None:
 
 
 SECTIONS = ("detail", "next", "strip", "overview")
+#: past this many tokens the head in detail takes the page's whole width
+WIDE_AFTER = 24
 
 
 def render() -> None:
@@ -168,11 +170,15 @@ def render() -> None:
          "overview": render_overview}[choice or "detail"](analysis)
     elif analysis is not None:
         render_morphemes(analysis)
-        left, right = st.columns([3, 2])
-        with left:
+        if analysis.n_tokens > WIDE_AFTER:  # a long sentence needs the full width to label every token
             render_detail(analysis)
-        with right:
             render_next_token(analysis)
+        else:
+            left, right = st.columns([3, 2])
+            with left:
+                render_detail(analysis)
+            with right:
+                render_next_token(analysis)
         render_overview(analysis)
         render_exports(analysis)
     shell.render_licence(loaded)

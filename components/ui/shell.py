@@ -12,7 +12,7 @@ import time
 
 import streamlit as st
 
-from components import links, models
+from components import figures, links, models
 from components.analysis import Analysis, AnalysisError, run_analysis
 from components.examples import load_sentences
 from components.i18n import DEFAULT_LANG, LANGS, normalize_lang, t
@@ -411,9 +411,11 @@ def render_figures(figs, key: str, notes: tuple[str, ...] = ()) -> None:
     # side by side, each figure gets a fraction of the width: cap the height
     # so that square heatmaps do not float in empty space
     cap = {1: None, 2: 600, 3: 470}.get(len(figs), 420)
+    max_labels = {1: 64, 2: 24, 3: 12}.get(len(figs), 10)  # what fits a column without overlapping
     for i, (column, fig) in enumerate(zip(st.columns(len(figs)), figs)):
         if cap and fig.layout.height and fig.layout.height > cap:
             fig.update_layout(height=cap)
+        figures.thin_labels(fig, max_labels)
         column.plotly_chart(fig, key=f"{key}_{i}", config=PLOTLY_CONFIG, theme=None)
     for column, note in zip(st.columns(len(notes)) if notes else [], notes):
         column.caption(tr(note))
