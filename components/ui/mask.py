@@ -106,6 +106,20 @@ def shift_table(analysis: Analysis) -> pd.DataFrame:
     )
 
 
+def next_token_bars(analysis: Analysis, pos: int, font_size: int) -> list:
+    """The next-token distribution at ``pos``, with and without the mask."""
+    k = int(st.session_state.get("top_k", 10))
+    prefix = prefix_text(analysis, pos)
+    return [
+        figures.next_token_figure(
+            top_tokens(logits, pos, analysis.labels, 1.0, k),
+            title=f"{tr(name)}: " + tr("next_title", prefix=prefix, temperature="1"), value_name=tr("prob"),
+            font_size=font_size,
+        )
+        for logits, name in ((analysis.next_logits, "with_mask"), (analysis.unmasked_next_logits, "without_mask"))
+    ]
+
+
 @st.fragment
 def render_shift(analysis: Analysis) -> None:
     st.subheader(tr("shift_header"))
@@ -122,16 +136,7 @@ def render_shift(analysis: Analysis) -> None:
     shift = figures.column_bars_figure(
         labels, moved, title=tr("shift_title"), value_name=tr("moved"), highlight=pos, y_max=1.1, font_size=fs,
     )
-    k = int(st.session_state.get("top_k", 10))
-    prefix = prefix_text(analysis, pos)
-    bars = [
-        figures.next_token_figure(
-            top_tokens(logits, pos, analysis.labels, 1.0, k),
-            title=f"{tr(name)}: " + tr("next_title", prefix=prefix, temperature="1"), value_name=tr("prob"),
-            font_size=fs,
-        )
-        for logits, name in ((analysis.next_logits, "with_mask"), (analysis.unmasked_next_logits, "without_mask"))
-    ]
+    bars = next_token_bars(analysis, pos, fs)
     if shell.projector():  # one figure at a time; the table is small type, so it stays off the screen
         st.select_slider(
             tr("pick_position"), options=list(range(analysis.n_tokens)), key="mask_pos",
@@ -177,10 +182,17 @@ def render_untrained() -> None:
     head = min(int(st.session_state.get("head", 0)), analysis.n_heads - 1)
     st.caption(tr("heatmap_title", layer=layer, head=head))
     render_heads(analysis, "tiny", layer, head)
-    st.plotly_chart(
-        figures.column_bars_figure(analysis.token_labels, analysis.unmasked_shift, title=tr("shift_title"), value_name=tr("moved"), y_max=1.1),
-        key="tiny_shift", config=PLOTLY_CONFIG, theme=None,
+    # what lifting the mask does to its predictions, as for the trained model
+    pos = last_word_position(analysis)
+    fs = shell.font_size()
+    st.subheader(tr("shift_header"))
+    shift = figures.column_bars_figure(
+        analysis.token_labels, analysis.unmasked_shift, title=tr("shift_title"), value_name=tr("moved"),
+        highlight=pos, y_max=1.1, font_size=fs,
     )
+    shell.render_figures([shift, *next_token_bars(analysis, pos, fs)], "tiny_shift")
+    st.dataframe(shift_table(analysis), key="tiny_shift_table", hide_index=True, width="stretch")
+    st.info(shell.md_escape(peek_explanation(analysis, pos)))
 
 
 def render() -> None:
