@@ -44,6 +44,19 @@ def tick_labels(axis: dict) -> list[str]:
     return [html.unescape(t) for t in axis.get("ticktext", [])]
 
 
+def unescape_md(text: str) -> str:
+    return re.sub(r"\\(.)", r"\1", str(text))
+
+
+def strip_table(at: AppTest):
+    """The morpheme strip (an st.table of Markdown-escaped cells) as a reader sees it."""
+    frame = at.table[0].value
+    out = frame.map(unescape_md)
+    out.columns = [unescape_md(c) for c in frame.columns]
+    out.index = [unescape_md(i) for i in frame.index]
+    return out
+
+
 def messages(at: AppTest) -> list[str]:
     """Error, warning and info texts as a reader sees them (Markdown escapes removed)."""
     return [re.sub(r"\\(.)", r"\1", e.value) for e in list(at.error) + list(at.warning) + list(at.info)]

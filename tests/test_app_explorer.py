@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import streamlit as st
 
-from apptest_utils import array, charts, count_model_calls, messages, new_app, tick_labels
+from apptest_utils import strip_table, array, charts, count_model_calls, messages, new_app, tick_labels
 from components.analysis import MAX_TOKENS
 from components.ui.shell import get_model
 
@@ -29,7 +29,7 @@ def test_page_renders_without_exception(app):
 
 
 def test_morpheme_strip_shows_the_morphemes(app):
-    strip = app.dataframe[0].value
+    strip = strip_table(app)
     assert list(strip.columns) == ["鳥", "が", "ナク"]
     assert strip.loc["読み"].tolist() == ["トリ", "ガ", "ナク"]
     assert strip.loc["モデルのトークン"].tolist() == ["鳥", "が", "ナ | ク"]
@@ -106,7 +106,7 @@ def test_overview_has_every_head_in_one_trace(app):
 def test_examples_are_one_click_away(app):
     app.pills(key="example").set_value("雨が激しく降る").run()
     assert app.text_input(key="text").value == "雨が激しく降る"
-    assert list(app.dataframe[0].value.columns) == ["雨", "が", "激しく", "降る"]
+    assert list(strip_table(app).columns) == ["雨", "が", "激しく", "降る"]
 
 
 @pytest.mark.parametrize("text", ["", "   ", "\u3000"])
@@ -115,7 +115,7 @@ def test_empty_input_keeps_the_last_good_view(app, text):
     assert not app.exception
     assert any("空" in m for m in messages(app))
     assert "head_heatmap" in charts(app), "the last good view stays"
-    assert list(app.dataframe[0].value.columns) == ["鳥", "が", "ナク"]
+    assert list(strip_table(app).columns) == ["鳥", "が", "ナク"]
 
 
 def test_too_long_input_names_the_limit(app):
@@ -138,7 +138,7 @@ def test_english_interface(app):
     app.selectbox(key="lang").set_value("en").run()
     assert not app.exception
     assert app.title[0].value == "Attention Classroom"
-    assert "Reading" in app.dataframe[0].value.index
+    assert "Reading" in strip_table(app).index
 
 
 def test_downloads_are_offered(app):
@@ -151,7 +151,7 @@ def test_default_page_on_the_bundled_gemma(gemma):
     at = new_app(model="gemma-3-270m")
     at.run()
     assert not at.exception
-    assert list(at.dataframe[0].value.columns) == ["鳥", "が", "ナク"]
+    assert list(strip_table(at).columns) == ["鳥", "が", "ナク"]
     fig = charts(at)
     assert tick_labels(fig["head_heatmap"]["layout"]["xaxis"]) == ["<bos>", "鳥", "が", "ナ", "ク"]
     picks = [trace for trace in fig["overview"]["data"] if trace["type"] == "scatter"][0]
@@ -180,6 +180,13 @@ def test_a_damaged_custom_model_keeps_the_last_good_view(app, tiny, tmp_path, mo
     assert not app.exception
     assert any("壊れて" in m for m in messages(app)), "said in the interface language"
     assert "head_heatmap" in charts(app)
+
+
+def test_a_long_sentence_lists_one_morpheme_per_row(app):
+    app.text_input(key="text").input("私は昨日図書館で本を借りた").run()
+    strip = strip_table(app)
+    assert list(strip.index) == ["私", "は", "昨日", "図書", "館", "で", "本", "を", "借り", "た"]
+    assert list(strip.columns)[0] == "読み"
 
 
 def test_a_model_too_large_for_memory_keeps_the_previous_one(app, tiny, tmp_path, monkeypatch):

@@ -59,8 +59,10 @@ def test_explorer_in_chromium(server, artifacts):
         heatmap_plots = [i for i in range(plots.count()) if plots.nth(i).locator(".heatmaplayer image").count()]
         assert len(heatmap_plots) == 2, "the head in detail and the all-heads overview"
         assert x_ticks(page, 0) == ["<bos>", "鳥", "が", "ナ", "ク"]
-        strip = page.locator("[data-testid=stDataFrame]").first
+        strip = page.locator("[data-testid=stTable]").first
         assert strip.is_visible()
+        words = strip.inner_text()  # the strip is text on the page: readings, parts of speech, tokens
+        assert all(w in words for w in ("鳥", "ナク", "トリ", "助詞", "ナ | ク")), words
         page.screenshot(path=str(artifacts / "explorer.png"), full_page=True)
 
         # clicking a head in the overview opens it in the detail view
@@ -213,5 +215,7 @@ def test_markup_typed_by_a_student_stays_text_in_chromium(server, artifacts):
         time.sleep(1)
         assert page.evaluate("() => window.__pwned === undefined"), "no script ran"
         assert page.locator("b:has-text('太字'), strong:has-text('強調'), .katex").count() == 0, "nothing was interpreted"
+        strip = page.locator("[data-testid=stTable]").first.inner_text()
+        assert all(piece in strip for piece in ("<", "*", "強調", "script", "$")), "the strip shows it as typed"
         assert page.locator("[data-testid=stException]").count() == 0
         page.screenshot(path=str(artifacts / "markup-literal.png"), full_page=True)

@@ -5,7 +5,7 @@ import re
 import pytest
 import streamlit as st
 
-from apptest_utils import charts, messages, new_app, tick_labels
+from apptest_utils import strip_table, charts, messages, new_app, tick_labels
 from components.analysis import AnalysisError, run_analysis
 from components.export import analysis_to_json
 from components.i18n import t
@@ -66,8 +66,11 @@ def test_markup_is_rendered_literally():
     text = "<script>alert(1)</script>**太字**$x^2$"
     at.text_input(key="text").input(text).run()
     assert not at.exception
-    strip = at.dataframe[0].value
-    assert "<" in "".join(strip.columns) and "**" in "".join(strip.columns), "the strip holds the raw text"
+    strip = strip_table(at)  # a long sentence: one morpheme per row
+    surfaces = "".join(strip.index)
+    assert "<" in surfaces and "**" in surfaces, "the strip shows the raw text"
+    raw = at.table[0].value  # st.table reads Markdown: every cell reaches it escaped
+    assert "**" not in "".join(raw.index) and "\\*\\*" in "".join(raw.index)
     assert "<script>" in "".join(tick_labels(charts(at)["head_heatmap"]["layout"]["xaxis"]))
     raw_x = charts(at)["head_heatmap"]["layout"]["xaxis"]["ticktext"]
     assert not any("<" in label for label in raw_x), "Plotly gets escaped labels"

@@ -21,6 +21,10 @@ PLOTLY_CONFIG = {
 }
 
 
+#: up to this many morphemes the strip reads across the page, like the sentence
+STRIP_ACROSS = 8
+
+
 def morpheme_table(analysis: Analysis) -> pd.DataFrame:
     """One column per morpheme (the strip reads left to right like the sentence)."""
     columns, seen = [], {}
@@ -46,8 +50,9 @@ def render_morphemes(analysis: Analysis) -> None:
             rows = [[name, *table.loc[name].tolist()] for name in table.index]
             fig = figures.table_figure(["", *table.columns], rows, font_size=shell.font_size())
             st.plotly_chart(fig, key="morpheme_strip_large", config=PLOTLY_CONFIG, theme=None)
-        else:
-            st.dataframe(table, key="morpheme_strip", width="stretch")
+        else:  # a real HTML table: text a student can read, select and copy
+            # a long sentence reads down the page, one morpheme per row, instead of squeezing
+            st.table(shell.md_frame(table if table.shape[1] <= STRIP_ACROSS else table.T))
     st.text(tr("tokens_line", tokens=" | ".join(analysis.token_labels)))
 
 

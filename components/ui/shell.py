@@ -62,6 +62,15 @@ def md_escape(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
 
 
+def md_frame(frame):
+    """A table for ``st.table`` (which reads Markdown in every cell) with
+    every cell, column and row name made literal."""
+    out = frame.map(md_escape)
+    out.columns = [md_escape(c) for c in frame.columns]
+    out.index = [md_escape(i) for i in frame.index]
+    return out
+
+
 def lang() -> str:
     return normalize_lang(st.session_state.get("lang", DEFAULT_LANG))
 
