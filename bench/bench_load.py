@@ -50,6 +50,8 @@ class LoadResult:
     all_answered: float = 0.0
     rss_before_gb: float = 0.0
     rss_peak_gb: float = 0.0
+    server_cpu_open: float = 0.0
+    server_cpu_burst: float = 0.0
 
 
 def _rss_gb(pid: int) -> float:
@@ -58,6 +60,18 @@ def _rss_gb(pid: int) -> float:
     try:
         proc = psutil.Process(pid)
         return sum(p.memory_info().rss for p in [proc, *proc.children(recursive=True)]) / 2**30
+    except psutil.Error:
+        return 0.0
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time the server has used so far (user + system): what of the wall
+    time is the server's, and what is the browsers' on the same two cores."""
+    import psutil
+
+    try:
+        times = psutil.Process(pid).cpu_times()
+        return times.user + times.system
     except psutil.Error:
         return 0.0
 
@@ -93,6 +107,7 @@ def run_load_test(pages: int = 20, timeout: float = 180.0) -> LoadResult:
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
         t0 = time.perf_counter()
+        cpu0 = _cpu_seconds(proc.pid)
         tabs = []
         for _ in range(pages):
             page = browser.new_context(viewport={"width": 1100, "height": 900}).new_page()
@@ -101,11 +116,13 @@ def run_load_test(pages: int = 20, timeout: float = 180.0) -> LoadResult:
         for page in tabs:  # every student sees the first view before anyone types
             page.wait_for_selector(".js-plotly-plot", timeout=timeout * 1000)
         result.open_seconds = time.perf_counter() - t0
+        result.server_cpu_open = _cpu_seconds(proc.pid) - cpu0
         result.rss_before_gb = _rss_gb(proc.pid)
 
         for page, text in zip(tabs, texts):
             page.get_by_label("文", exact=True).fill(text)
         start = time.perf_counter()
+        cpu1 = _cpu_seconds(proc.pid)
         for page in tabs:  # Enter on every page within a few milliseconds
             page.get_by_label("文", exact=True).press("Enter")
         pending = {i: labels(text) for i, text in enumerate(texts)}
@@ -127,6 +144,7 @@ def run_load_test(pages: int = 20, timeout: float = 180.0) -> LoadResult:
         for i, page in enumerate(tabs):
             if page.locator("[data-testid=stAlertContentError]").count():
                 result.errors.append(f"page {i}: error message on screen")
+        result.server_cpu_burst = _cpu_seconds(proc.pid) - cpu1
         if answered:
             result.first_answer = min(answered.values())
             result.all_answered = max(answered.values())
@@ -144,6 +162,8 @@ def print_table(r: LoadResult) -> None:
         ("all pages open (s)", f"{r.open_seconds:.1f}", ""),
         ("first page answered (s)", f"{r.first_answer:.1f}", ""),
         ("every page answered (s)", f"{r.all_answered:.1f}", "<= 60 s for 20 pages"),
+        ("server CPU while pages opened (s)", f"{r.server_cpu_open:.1f}", ""),
+        ("server CPU during the burst (s)", f"{r.server_cpu_burst:.1f}", ""),
         ("server RSS before the burst (GB)", f"{r.rss_before_gb:.2f}", ""),
         ("server RSS peak (GB)", f"{r.rss_peak_gb:.2f}", ""),
     ]
