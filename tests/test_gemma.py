@@ -158,3 +158,23 @@ def test_prefix_of_a_byte_piece_is_never_repeated(gemma):
 
     a = run_analysis(gemma, "𠮷野家")
     assert [prefix_text(a, i) for i in range(a.n_tokens)] == ["", "𠮷₁", "𠮷₂", "𠮷₃", "𠮷", "𠮷野", "𠮷野家"]
+
+
+@pytest.mark.integration
+def test_temperature_rescoring_on_gemma_is_within_2e_5(gemma):
+    """The README's bound for temperatures other than 1 (the tail of 262k comes from a histogram)."""
+    import torch
+
+    from components.analysis import run_analysis
+    from components.sampling import top_probs
+
+    a = run_analysis(gemma, "鳥が")
+    ids = torch.tensor([[t.id for t in a.tokens]])
+    with torch.no_grad():
+        logits = gemma.model(input_ids=ids).logits[0].double().numpy()  # [position, vocab]
+    for temperature in (0.3, 0.5, 2.0):
+        z = logits / temperature
+        exact = np.exp(z - z.max(-1, keepdims=True))
+        exact /= exact.sum(-1, keepdims=True)
+        picked = np.take_along_axis(exact, a.next_logits.top_ids, axis=1)
+        assert np.abs(top_probs(a.next_logits, temperature) - picked).max() < 2e-5, temperature

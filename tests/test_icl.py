@@ -118,3 +118,12 @@ def test_a_multi_token_answer_chains_its_tokens(tiny):
         ids.append(a)
     got, _, _ = answer_probability(tiny, prompt, answer)
     assert got == pytest.approx(expect, rel=1e-6)
+
+
+@pytest.mark.integration
+def test_shuffled_answers_stay_low_on_gemma(gemma):
+    """The README's control: with the answers permuted the model does not find 軽い."""
+    task = TASKS["antonyms"]
+    pairs = list(task.pairs)
+    curve = few_shot_curve(gemma, shuffle_answers(pairs, 0), task.query, task.answer)
+    assert max(p.answer_prob for p in curve) < 0.1, [round(p.answer_prob, 3) for p in curve]
