@@ -30,3 +30,16 @@ def gemma():
 def artifacts() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(autouse=True)
+def _background_work_ends_with_its_test():
+    """The app analyses its examples in a background thread. Let it finish
+    inside the test that started it, so it never runs on under another test's
+    settings (a temporary cache folder, a cleared cache) or past the session."""
+    yield
+    import threading
+
+    for thread in threading.enumerate():
+        if thread.name.startswith(("warm-up-", "warm-start")):
+            thread.join(300)
