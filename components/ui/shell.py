@@ -231,7 +231,13 @@ def warm_start(model_id: str = BUNDLED_ID) -> None:
     """At server start, before anyone visits: prepare the bundled model (once
     per machine, a hash check afterwards), load it, and analyse the examples."""
 
+    told = {"done"}
+
     def report(fraction: float, stage: str) -> None:
+        if stage not in told:  # the teacher's terminal follows along
+            told.add(stage)
+            print(f"Attention Classroom: preparing the bundled model: {t(f'stage_{stage}', 'en')} "
+                  f"({fraction:.0%})", file=sys.stderr, flush=True)
         STARTUP.update(fraction=fraction, stage=stage)
 
     began = time.perf_counter()
