@@ -186,6 +186,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "ja": "同じ文を、すべての層でマスクを外して実行しました（反実仮想）。どの位置も未来を見られます。",
         "en": "The same sentence, run with the causal mask removed in every layer (a counterfactual). Every position can see the future.",
     },
+    "gen_fig_dist": {"ja": "選ばれたトークンとその分布", "en": "The chosen token and its distribution"},
+    "gen_fig_row": {"ja": "新しいトークンの注意", "en": "The new token's attention"},
+    "hp_fig_scores": {"ja": "書き方ごとの自然さ", "en": "How natural each spelling is"},
+    "hp_fig_row": {"ja": "その語の注意", "en": "What the word attends to"},
     "with_mask": {"ja": "マスクあり（本来）", "en": "Masked (as trained)"},
     "without_mask": {"ja": "マスクなし", "en": "Unmasked"},
     "difference": {"ja": "差（なし − あり）", "en": "Difference (unmasked − masked)"},
@@ -201,6 +205,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "peek_explanation": {
         "ja": "マスクがないと、「{prefix}」の位置はすでに後ろの「{future}」を見られます。そのため次の予測は答えを写すだけになり、意味がありません（第1候補は「{masked}」から「{unmasked}」に変わり、確率が {moved} 動きました）。学習中は常にマスクがあったので、モデルは未来を見ずに予測する力を身につけました。",
         "en": "Without the mask, the position of 「{prefix}」 can already see the 「{future}」 that follows, so its prediction just copies the answer and means nothing (the top candidate changes from 「{masked}」 to 「{unmasked}」, and {moved} of the probability moved). The mask was always on in training, which is what taught the model to predict without peeking.",
+    },
+    "peek_explanation_same": {
+        "ja": "マスクがないと、「{prefix}」の位置はすでに後ろの「{future}」を見られます。そのため次の予測は本来の意味を失います（第1候補は「{masked}」のままですが、確率が {moved} 動きました）。学習中は常にマスクがあったので、モデルは未来を見ずに予測する力を身につけました。",
+        "en": "Without the mask, the position of 「{prefix}」 can already see the 「{future}」 that follows, so its prediction no longer means what it should (the top candidate stays 「{masked}」, but {moved} of the probability moved). The mask was always on in training, which is what taught the model to predict without peeking.",
     },
     "peek_last": {
         "ja": "「{prefix}」は文の最後なので、見えない未来はもうありません。最初の層ではマスクの有無で最後の行は変わりません。それでも予測が動くのは、前の位置が未来の情報を運んでくるからです。",

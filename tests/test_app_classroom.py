@@ -202,3 +202,21 @@ def test_typed_spellings_and_demonstrations_stay_literal(app):
     for element in list(app.markdown) + list(app.caption) + list(app.info) + list(app.warning):
         for raw in ("**太字**", "[link](", "$x^2$", "[l](", "<i>"):
             assert raw not in element.value, element.value
+
+
+def test_the_projector_keeps_the_picked_figure_while_tokens_are_added():
+    """The picker's labels must not change with each new token, or the pick is lost."""
+    at = new_app(projector=True)
+    at.run()
+    at.switch_page("components/ui/generate.py").run()
+    at.button(key="gen_add").click().run()
+    picker = [r for r in at.radio if r.key == "gen_figs_pick"][0]
+    labels = list(picker.options)  # the browser keeps a pick by its label
+    picker.set_value(1).run()
+    for _ in range(2):
+        at.button(key="gen_add").click().run()
+        assert not at.exception
+        picker = [r for r in at.radio if r.key == "gen_figs_pick"][0]
+        assert list(picker.options) == labels, "the same labels after every new token"
+        assert picker.value == 1
+        assert list(charts(at)) == ["gen_figs_1"], "still the new token's attention, alone"

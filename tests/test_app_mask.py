@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import streamlit as st
 
-from apptest_utils import array, charts, count_model_calls, new_app, tick_labels
+from apptest_utils import array, charts, count_model_calls, messages, new_app, tick_labels
 from components.ui.shell import get_model
 
 PAGE = "components/ui/mask.py"
@@ -81,3 +81,19 @@ def test_mask_page_on_gemma_with_the_untrained_comparison(gemma):
     tiny_table = tables[0]  # the comparison sits with the heads, above the trained model's table
     assert len(tiny_table) == 5, "one row per position of 鳥がナク"
     assert float(tiny_table.iloc[:, -1].max()) < 0.1, "lifting the mask barely moves an untrained model"
+
+
+def test_the_explanation_says_whether_the_top_candidate_changed():
+    st.cache_data.clear()
+    at = new_app(text="鳥がナク")
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    pos = at.session_state["mask_pos"]
+    masked, unmasked = (str(table.iloc[pos, col]).rsplit(" (", 1)[0] for col in (2, 3))
+    text = [m for m in messages(at) if "マスクがないと" in m][0]
+    if masked == unmasked:
+        assert "のまま" in text and "から" not in text, text
+    else:
+        assert f"「{masked}」から「{unmasked}」" in text, text

@@ -75,7 +75,7 @@ def render_generation(gen: Generation, n_layers: int, n_heads: int) -> None:
         labels, step.attention[layer, head].tolist(), title=tr("gen_row", token=step.text, layer=layer, head=head),
         value_name=tr("weight"), highlight=len(labels) - 1, font_size=fs,
     )
-    shell.render_figures([dist, row], "gen_figs")
+    shell.render_figures([dist, row], "gen_figs", names=[tr("gen_fig_dist"), tr("gen_fig_row")])
     st.dataframe(
         pd.DataFrame({
             tr("gen_step"): list(range(1, len(gen.steps) + 1)),

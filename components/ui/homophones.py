@@ -14,6 +14,11 @@ from components.ui.shell import tr
 MAX_SENTENCES = 12
 
 
+def lens_names() -> list[str]:
+    """The lens's figures, named for the projector's picker."""
+    return [tr("hp_fig_scores"), tr("hp_fig_row")]
+
+
 @st.cache_data(max_entries=128, show_spinner=False)
 def get_scores(model_id: str, texts: tuple[str, ...]) -> tuple[float, ...]:
     """Log-probabilities of whole sentences, cached across sessions."""
@@ -71,7 +76,7 @@ def render_lens(loaded, analysis) -> list:
     )
     if shell.projector():  # with the sentence comparison, one figure at a time
         return [score_fig, row_fig]
-    shell.render_figures([score_fig, row_fig], "hp_figs")
+    shell.render_figures([score_fig, row_fig], "hp_figs", names=lens_names())
     return []
 
 
@@ -88,7 +93,8 @@ def render_pairs(loaded, lens_figs: list) -> None:
         except AnalysisError as exc:
             st.warning(shell.md_escape(shell.error_text(exc)))
     if shell.projector() and figs:
-        shell.render_figures(figs, "hp_projector")
+        names = lens_names()[: len(lens_figs)] + [tr("pairs_title")] * (len(figs) - len(lens_figs))
+        shell.render_figures(figs, "hp_projector", names=names)
     elif len(figs) > len(lens_figs):
         st.plotly_chart(figs[-1], key="pairs_scores", config=PLOTLY_CONFIG, theme=None)
 

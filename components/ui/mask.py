@@ -120,6 +120,10 @@ def next_token_bars(analysis: Analysis, pos: int, font_size: int) -> list:
     ]
 
 
+def shift_names() -> list[str]:
+    return [tr("shift_title"), tr("with_mask"), tr("without_mask")]
+
+
 @st.fragment
 def render_shift(analysis: Analysis) -> None:
     st.subheader(tr("shift_header"))
@@ -142,7 +146,7 @@ def render_shift(analysis: Analysis) -> None:
             tr("pick_position"), options=list(range(analysis.n_tokens)), key="mask_pos",
             format_func=lambda i: f"{i}: {labels[i]}",
         )
-        shell.render_figures([shift, *bars], "shift_figs")
+        shell.render_figures([shift, *bars], "shift_figs", names=shift_names())
     else:
         st.plotly_chart(shift, key="shift", config=PLOTLY_CONFIG, theme=None)
         st.dataframe(shift_table(analysis), key="shift_table", hide_index=True, width="stretch")
@@ -163,8 +167,9 @@ def peek_explanation(analysis: Analysis, pos: int) -> str:
     future = analysis.text[len(shift.prefix):] if analysis.text.startswith(shift.prefix) else ""
     if not future:
         return tr("peek_last", prefix=shift.prefix or "<bos>")
+    same = shift.masked_top.text == shift.unmasked_top.text
     return tr(
-        "peek_explanation", prefix=shift.prefix or "<bos>", future=future,
+        "peek_explanation_same" if same else "peek_explanation", prefix=shift.prefix or "<bos>", future=future,
         masked=shift.masked_top.text, unmasked=shift.unmasked_top.text, moved=f"{shift.moved:.2f}",
     )
 
@@ -190,7 +195,7 @@ def render_untrained() -> None:
         analysis.token_labels, analysis.unmasked_shift, title=tr("shift_title"), value_name=tr("moved"),
         highlight=pos, y_max=1.1, font_size=fs,
     )
-    shell.render_figures([shift, *next_token_bars(analysis, pos, fs)], "tiny_shift")
+    shell.render_figures([shift, *next_token_bars(analysis, pos, fs)], "tiny_shift", names=shift_names())
     st.dataframe(shift_table(analysis), key="tiny_shift_table", hide_index=True, width="stretch")
     st.info(shell.md_escape(peek_explanation(analysis, pos)))
 

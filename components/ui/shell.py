@@ -410,13 +410,22 @@ def render_head_pickers(n_layers: int, n_heads: int) -> None:
     st.segmented_control(tr("head"), list(range(n_heads)), key="head", required=True)
 
 
-def render_figures(figs, key: str, notes: tuple[str, ...] = ()) -> None:
-    """Figures side by side; in projector view one at a time, picked by a control."""
+def render_figures(figs, key: str, notes: tuple[str, ...] = (), names: list[str] | None = None) -> None:
+    """Figures side by side; in projector view one at a time, picked by a control.
+
+    ``names`` label the picker; give them where titles change with the view
+    (a position, a temperature, a new token), or the pick would be lost."""
     from components.ui.explorer import PLOTLY_CONFIG
 
+    if projector() and len(figs) == 1:  # nothing to pick from
+        st.plotly_chart(figs[0], key=f"{key}_0", config=PLOTLY_CONFIG, theme=None)
+        if notes:
+            st.caption(tr(notes[0]))
+        return
     if projector():
+        titles = names or [html.unescape(fig.layout.title.text or str(i + 1)) for i, fig in enumerate(figs)]
         # titles carry the student's words: radio labels read Markdown, so make them literal
-        names = [md_escape(html.unescape(fig.layout.title.text or str(i + 1))) for i, fig in enumerate(figs)]
+        names = [md_escape(title) for title in titles]
         i = st.radio(tr("show_figure"), range(len(figs)), key=f"{key}_pick", horizontal=True,
                      format_func=lambda j: names[j])
         st.plotly_chart(figs[i], key=f"{key}_{i}", config=PLOTLY_CONFIG, theme=None)
