@@ -309,7 +309,7 @@ def next_token_figure(
     fig.update_yaxes(tickvals=list(range(len(candidates))), ticktext=labels, autorange="reversed", automargin=True)
     fig.update_xaxes(
         title={"text": safe(value_name), "standoff": 8}, range=[0, max(probs + [0.01]) * 1.2],
-        tickformat=".0%", automargin=True, zeroline=False,
+        tickformat=".1~%", automargin=True, zeroline=False,
     )
     return fig
 

@@ -51,13 +51,17 @@ def load_homophones(path: Path = HOMOPHONES_FILE) -> Mapping[str, tuple[str, ...
     return {to_katakana(reading): tuple(spellings) for reading, spellings in data["readings"].items()}
 
 
+#: particles, auxiliaries and symbols are kana too, but have no homophones worth a lesson
+FUNCTION_WORDS = ("助詞", "助動詞", "補助記号", "記号")
+
+
 def find_candidates(morphemes: Sequence[Morpheme], table: Mapping[str, tuple[str, ...]]) -> tuple[Candidate, ...]:
     """Every kana word of the sentence, with the table's spellings for its
     reading (none if the table lacks it: the teacher can type some). Words the
     table knows come first."""
     out = []
     for i, m in enumerate(morphemes):
-        if is_kana(m.surface):
+        if is_kana(m.surface) and not m.pos.startswith(FUNCTION_WORDS):
             reading = to_katakana(m.surface)
             out.append(Candidate(i, m.surface, reading, table.get(reading, ())))
     return tuple(sorted(out, key=lambda c: not c.spellings))

@@ -29,6 +29,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "Large type readable from the back of the room, one figure at a time. The sidebar closes (reopen it with » at the top left).",
     },
     "show_figure": {"ja": "表示する図", "en": "Figure"},
+    "pick_figure": {"ja": "図を選ぶ", "en": "Pick a figure"},
     "figure_detail": {"ja": "ヘッドの詳細", "en": "One head"},
     "figure_next": {"ja": "次のトークン", "en": "Next token"},
     "figure_strip": {"ja": "形態素", "en": "Morphemes"},

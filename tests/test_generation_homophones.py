@@ -63,9 +63,10 @@ def test_homophone_table_and_candidates():
     table = load_homophones()
     assert {"鳴く", "泣く", "無く"} <= set(table["ナク"])
     ms = split_morphemes("鳥がナク")
-    cand, other = find_candidates(ms, table)
-    assert cand.surface == "ナク", "words the table knows come first"
-    assert other.surface == "が" and other.spellings == (), "any kana word is offered; the teacher types spellings"
+    (cand,) = find_candidates(ms, table)
+    assert cand.surface == "ナク", "the particle が is not offered"
+    offered = find_candidates(split_morphemes("ネコがネル"), {})
+    assert [c.surface for c in offered] == ["ネコ", "ネル"], "any kana content word; the teacher types spellings"
     assert variants("鳥がナク", ms[cand.morpheme], cand.spellings + parse_extra("亡く、なく")) == (
         "鳥がナク", "鳥が鳴く", "鳥が泣く", "鳥が無く", "鳥がなく", "鳥が亡く"
     )
@@ -87,3 +88,10 @@ def test_the_lens_ranks_the_reading_the_context_wants_first(gemma, text, best):
     ranked = [s.text for s in sorted(scores, key=lambda s: -s.logprob)]
     assert ranked[0] == best
     assert relative_probabilities([s.logprob for s in scores]).max() > 0.5
+
+
+def test_particles_are_not_offered_to_the_lens():
+    ms = split_morphemes("アメの日にカミをキル")
+    offered = [c.surface for c in find_candidates(ms, load_homophones())]
+    assert offered and not {"の", "に", "を"} & set(offered), offered
+    assert find_candidates(split_morphemes("雨が激しく降る"), load_homophones()) == ()

@@ -426,7 +426,7 @@ def render_figures(figs, key: str, notes: tuple[str, ...] = (), names: list[str]
         titles = names or [html.unescape(fig.layout.title.text or str(i + 1)) for i, fig in enumerate(figs)]
         # titles carry the student's words: radio labels read Markdown, so make them literal
         names = [md_escape(title) for title in titles]
-        i = st.radio(tr("show_figure"), range(len(figs)), key=f"{key}_pick", horizontal=True,
+        i = st.radio(tr("pick_figure"), range(len(figs)), key=f"{key}_pick", horizontal=True,
                      format_func=lambda j: names[j])
         st.plotly_chart(figs[i], key=f"{key}_{i}", config=PLOTLY_CONFIG, theme=None)
         if notes:
