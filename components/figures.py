@@ -138,7 +138,9 @@ def attention_heatmap(
     style(fig, font_size, height or int(190 + side * cell), title)
     # every token is labelled; on long sentences the labels shrink to fit their cells
     tick_font = {"size": min(font_size, cell - 4)}
-    angle = 0 if n_k <= 12 else -60 if n_k <= 24 else -90
+    # English words, say (a lone <bos> does not count)
+    wide = sum(_text_width(label) > 2 for label in key_labels) > max(1, n_k // 4)
+    angle = 0 if n_k <= 12 and not wide else -60 if n_k <= 24 else -90
     if title:  # the title sits above the key axis (drawn at the top) and its labels, however tall
         longest = max((_text_width(label) for label in key_labels), default=1.0) * tick_font["size"]
         labels_px = tick_font["size"] + 4 if angle == 0 else longest * (0.87 if angle == -60 else 1.0) + 6
@@ -156,6 +158,17 @@ def attention_heatmap(
         showgrid=False, zeroline=False, automargin=True, scaleanchor="x", scaleratio=1,
     )
     fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.02, "xanchor": "left", "x": 0})
+    return fig
+
+
+def fit_marks(fig: go.Figure, cell_px: float) -> go.Figure:
+    """Shrink the × marks of masked cells to fit cells of about ``cell_px``
+    pixels (a heatmap drawn narrow), keeping the legend's mark readable.
+    Returns the same figure."""
+    for trace in fig.data:
+        if trace.type == "scatter" and trace.marker.symbol == "x" and trace.marker.size:
+            trace.marker.size = max(3, min(trace.marker.size, int(cell_px * 0.55)))
+    fig.update_layout(legend={"itemsizing": "constant"})
     return fig
 
 

@@ -53,6 +53,22 @@ def test_a_narrow_figure_keeps_every_kth_label():
     assert list(untouched.layout.xaxis.ticktext) == list("abcde")
 
 
+def test_marks_shrink_to_fit_narrow_cells_but_the_legend_keeps_its_size():
+    w, m = _causal(12)
+    fig = figures.fit_marks(figures.attention_heatmap(w, m, list("abcdefghijkl"), list("abcdefghijkl")), 12)
+    marks = fig.data[-1]
+    assert marks.marker.symbol == "x" and marks.marker.size <= 6
+    assert fig.layout.legend.itemsizing == "constant"
+
+
+def test_english_key_labels_are_slanted():
+    w, m = _causal(4)
+    words = ["<bos>", "The", "▁quick", "▁brown"]
+    assert figures.attention_heatmap(w, m, words, words).layout.xaxis.tickangle == -60
+    japanese = ["<bos>", "鳥", "が", "ナ"]
+    assert figures.attention_heatmap(w, m, japanese, japanese).layout.xaxis.tickangle == 0
+
+
 def test_heatmap_without_mask_has_no_mask_layer():
     w = np.full((3, 3), 1 / 3)
     fig = figures.attention_heatmap(w, np.zeros((3, 3), bool), list("abc"), list("abc"))

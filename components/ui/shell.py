@@ -440,6 +440,10 @@ def render_figures(figs, key: str, notes: tuple[str, ...] = (), names: list[str]
         if cap and fig.layout.height and fig.layout.height > cap:
             fig.update_layout(height=cap)
         figures.thin_labels(fig, max_labels)
+        keys = fig.layout.xaxis.tickvals
+        if keys is not None and fig.data and fig.data[0].type == "heatmap":  # a matrix: fit its marks too
+            n = int(max(keys)) + 1 if len(keys) else 1
+            figures.fit_marks(fig, (1000 / len(figs) - 170) / n)
         column.plotly_chart(fig, key=f"{key}_{i}", config=PLOTLY_CONFIG, theme=None)
     for column, note in zip(st.columns(len(notes)) if notes else [], notes):
         column.caption(tr(note))
