@@ -93,7 +93,9 @@ def attention_heatmap(
             zmin=zmin,
             zmax=zmax if zmax is not None else float(np.nanmax(np.abs(shown))) if np.isfinite(shown).any() else 1.0,
             hovertemplate=f"%{{text}}<br>{safe(value_name)} = %{{z:{value_format}}}<extra></extra>",
-            colorbar={"title": {"text": safe(value_name)}, "thickness": 14},
+            # a long name runs along the bar instead of squeezing the matrix
+            colorbar={"title": {"text": safe(value_name), "side": "right" if _text_width(value_name) > 4 else "top"},
+                      "thickness": 14},
             xgap=1,
             ygap=1,
             name=safe(value_name),
@@ -389,7 +391,9 @@ def sentence_scores_figure(
             x=[relative[i] for i in order], y=list(range(len(order))), orientation="h",
             marker_color=[HIGHLIGHT if rank == 0 else BAR for rank in range(len(order))],
             text=[f"{relative[i]:.1%}  (log p = {logprobs[i]:.2f})" for i in order],
-            textposition="outside", cliponaxis=False, customdata=labels,
+            # a long bar carries its numbers inside, so they never run off the chart
+            textposition=["inside" if relative[i] > 0.6 else "outside" for i in order], insidetextanchor="end",
+            cliponaxis=False, customdata=labels,
             hovertemplate="%{customdata}<br>%{text}<extra></extra>",
         )
     )

@@ -336,7 +336,7 @@ STRINGS: dict[str, dict[str, str]] = {
     },
     "icl_over_text": {
         "ja": "プロンプトの各行への注意（最後の位置から、全層の平均）",
-        "en": "Attention to each line of the prompt (from the final position, averaged over layers)",
+        "en": "Attention to each line (from the last position, mean of all layers)",
     },
     "icl_most": {"ja": "全層で最も注意を集めた例: 「{line}」", "en": "The demonstration with the most attention over all layers: 「{line}」"},
     "induction_header": {"ja": "帰納ヘッド（induction heads）", "en": "Induction heads"},

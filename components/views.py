@@ -77,6 +77,11 @@ def head_view(
     return HeadView(layer, head, view, hide_sink, np.asarray(weights), np.asarray(mask), query_labels, key_labels)
 
 
+def shorten_left(text: str, limit: int = 16) -> str:
+    """The end of a long text, for a chart title: what was read last matters."""
+    return text if len(text) <= limit else "…" + text[-limit:]
+
+
 def prefix_text(analysis: Analysis, position: int) -> str:
     """The text read up to and including ``position``. A byte piece that ends
     in the middle of a character is shown by its label (𠮷₂), never as a

@@ -133,3 +133,11 @@ def test_every_ui_string_exists_in_both_languages_with_the_same_fields():
         assert all(entry[lang].strip() for lang in LANGS), key
     assert t("app_title", "en") == "Attention Classroom"
     assert t("app_title", "fr") == t("app_title", "ja"), "unknown languages fall back to Japanese"
+
+
+def test_long_prefixes_are_shortened_from_the_left_in_titles():
+    from components.views import shorten_left
+
+    assert shorten_left("鳥が") == "鳥が"
+    long = "The quick brown fox jumps over the lazy dog."
+    assert shorten_left(long) == "…" + long[-16:] and len(shorten_left(long)) == 17

@@ -12,7 +12,7 @@ from components.export import analysis_to_json, head_to_csv
 from components.sampling import top_tokens
 from components.ui import shell
 from components.ui.shell import tr
-from components.views import head_view, prefix_text
+from components.views import head_view, prefix_text, shorten_left
 
 PLOTLY_CONFIG = {
     "displaylogo": False,
@@ -140,7 +140,7 @@ def render_next_token(analysis: Analysis) -> None:
     candidates = top_tokens(analysis.next_logits, pos, analysis.labels, temperature, int(st.session_state["top_k"]))
     prefix = prefix_text(analysis, pos)
     fig = figures.next_token_figure(
-        candidates, title=tr("next_title", prefix=prefix, temperature=f"{temperature:g}"), value_name=tr("prob"),
+        candidates, title=tr("next_title", prefix=shorten_left(prefix), temperature=f"{temperature:g}"), value_name=tr("prob"),
         font_size=shell.font_size(),
     )
     st.plotly_chart(fig, key="next_tokens", config=PLOTLY_CONFIG, theme=None)

@@ -12,7 +12,7 @@ from components.ui import shell
 from components.ui.explorer import PLOTLY_CONFIG, build_head_figure
 from components.ui.mask import stage_figures
 from components.ui.shell import tr
-from components.views import prefix_text
+from components.views import prefix_text, shorten_left
 
 PAGE_FILES = {
     "explorer": "components/ui/explorer.py",
@@ -92,7 +92,7 @@ def lesson_figures(lesson: Lesson, loaded) -> list:
             if lesson.figure == "shift" and unmasked:
                 sources.append(("without_mask", a.unmasked_next_logits))
             for name, logits in sources:
-                title = tr("next_title", prefix=prefix, temperature=f"{temperature:g}")
+                title = tr("next_title", prefix=shorten_left(prefix), temperature=f"{temperature:g}")
                 if lesson.figure == "shift":
                     title = f"{tr(name)}: {title}"
                 out.append(figures.next_token_figure(

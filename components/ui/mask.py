@@ -14,7 +14,7 @@ from components.sampling import top_tokens
 from components.ui import shell
 from components.ui.explorer import PLOTLY_CONFIG
 from components.ui.shell import tr
-from components.views import head_view, last_word_position, mask_stages, prediction_shifts, prefix_text
+from components.views import head_view, last_word_position, mask_stages, prediction_shifts, prefix_text, shorten_left
 
 def _symmetric(values: np.ndarray) -> float:
     finite = np.abs(values[np.isfinite(values)])
@@ -113,11 +113,16 @@ def next_token_bars(analysis: Analysis, pos: int, font_size: int) -> list:
     return [
         figures.next_token_figure(
             top_tokens(logits, pos, analysis.labels, 1.0, k),
-            title=f"{tr(name)}: " + tr("next_title", prefix=prefix, temperature="1"), value_name=tr("prob"),
+            title=f"{tr(name)}: " + tr("next_title", prefix=shorten_left(prefix), temperature="1"), value_name=tr("prob"),
             font_size=font_size,
         )
         for logits, name in ((analysis.next_logits, "with_mask"), (analysis.unmasked_next_logits, "without_mask"))
     ]
+
+
+def moved_format() -> dict:
+    """Every "moved" figure with three decimals (0.360, not 0.36)."""
+    return {tr("col_moved"): st.column_config.NumberColumn(format="%.3f")}
 
 
 def shift_names() -> list[str]:
@@ -149,7 +154,8 @@ def render_shift(analysis: Analysis) -> None:
         shell.render_figures([shift, *bars], "shift_figs", names=shift_names())
     else:
         st.plotly_chart(shift, key="shift", config=PLOTLY_CONFIG, theme=None)
-        st.dataframe(shift_table(analysis), key="shift_table", hide_index=True, width="stretch")
+        st.dataframe(shift_table(analysis), key="shift_table", hide_index=True, width="stretch",
+                     column_config=moved_format())
         st.select_slider(
             tr("pick_position"), options=list(range(analysis.n_tokens)), key="mask_pos",
             format_func=lambda i: f"{i}: {labels[i]}",
@@ -196,7 +202,8 @@ def render_untrained() -> None:
         highlight=pos, y_max=1.1, font_size=fs,
     )
     shell.render_figures([shift, *next_token_bars(analysis, pos, fs)], "tiny_shift", names=shift_names())
-    st.dataframe(shift_table(analysis), key="tiny_shift_table", hide_index=True, width="stretch")
+    st.dataframe(shift_table(analysis), key="tiny_shift_table", hide_index=True, width="stretch",
+                     column_config=moved_format())
     st.info(shell.md_escape(peek_explanation(analysis, pos)))
 
 
