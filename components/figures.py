@@ -186,6 +186,24 @@ def thin_labels(fig: go.Figure, max_labels: int) -> go.Figure:
     return fig
 
 
+#: a figure among n side by side: its height cap and how many tick labels fit
+_COLUMN_FIT = {1: (None, 64), 2: (600, 24), 3: (470, 12)}
+_PAGE_PX = 1000  # the wide layout's content width on a laptop, roughly
+
+
+def fit_to_columns(fig: go.Figure, n_columns: int) -> go.Figure:
+    """Fit a figure to one of ``n_columns`` side by side: cap its height so a
+    square heatmap does not float in empty space, keep the tick labels that
+    fit, and shrink a heatmap's mask marks to its cells. Returns the same figure."""
+    cap, max_labels = _COLUMN_FIT.get(n_columns, (420, 10))
+    if cap and fig.layout.height and fig.layout.height > cap:
+        fig.update_layout(height=cap)
+    if fig.data and fig.data[0].type == "heatmap" and fig.data[0].x is not None:
+        n_keys = max(len(fig.data[0].x), 1)  # counted before the labels are thinned
+        fit_marks(fig, (_PAGE_PX / n_columns - 170) / n_keys)
+    return thin_labels(fig, max_labels)
+
+
 def overview_grid(values: np.ndarray, gap: int = 1) -> np.ndarray:
     """``values  # [layer, head, query, key]`` -> one 2-D array of blocks with
     NaN gaps: heads down, layers across,

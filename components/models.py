@@ -605,8 +605,8 @@ def load_model(model_id: str, progress: Progress | None = None, allow_paths: boo
     if kind == "named":  # the app: a name, looked up among what this machine has
         local = available_models()
         if model_id in local:
-            in_models_dir = local[model_id].parent in (models_dir(), models_dir() / model_id.split("/")[0])
-            return _load_folder(local[model_id], model_id, "folder" if in_models_dir else "hub")
+            kind = "folder" if local[model_id].is_relative_to(models_dir()) else "hub"
+            return _load_folder(local[model_id], model_id, kind)
         if not _downloads_allowed():
             raise ModelLoadError(
                 f"Cannot load '{model_id}': it is not a folder in {models_dir()} and not in the local "

@@ -83,16 +83,11 @@ def test_mask_page_on_gemma_with_the_untrained_comparison(gemma):
     assert float(tiny_table.iloc[:, -1].max()) < 0.1, "lifting the mask barely moves an untrained model"
 
 
-def test_the_explanation_says_whether_the_top_candidate_changed():
-    st.cache_data.clear()
-    at = new_app(text="鳥がナク")
-    at.run()
-    at.switch_page(PAGE).run()
-    assert not at.exception
-    table = at.dataframe[0].value
-    pos = at.session_state["mask_pos"]
+def test_the_explanation_says_whether_the_top_candidate_changed(app):
+    table = app.dataframe[0].value  # 鳥がナク on the untrained model
+    pos = app.session_state["mask_pos"]
     masked, unmasked = (str(table.iloc[pos, col]).rsplit(" (", 1)[0] for col in (2, 3))
-    text = [m for m in messages(at) if "マスクがないと" in m][0]
+    text = [m for m in messages(app) if "マスクがないと" in m][0]
     if masked == unmasked:
         assert "のまま" in text and "から" not in text, text
     else:

@@ -61,6 +61,16 @@ def test_marks_shrink_to_fit_narrow_cells_but_the_legend_keeps_its_size():
     assert fig.layout.legend.itemsizing == "constant"
 
 
+def test_a_figure_fits_its_column():
+    w, m = _causal(40)
+    labels = [f"t{i}" for i in range(40)]
+    fig = figures.fit_to_columns(figures.attention_heatmap(w, m, labels, labels), 3)
+    assert fig.layout.height == 470, "height capped for a third of the page"
+    assert len(fig.layout.xaxis.ticktext) <= 12
+    cell = (1000 / 3 - 170) / 40  # all 40 keys share the column, labelled or not
+    assert fig.data[-1].marker.size == max(3, int(cell * 0.55))
+
+
 def test_english_key_labels_are_slanted():
     w, m = _causal(4)
     words = ["<bos>", "The", "▁quick", "▁brown"]

@@ -15,6 +15,16 @@ EVERY_FIELD = {
 }
 
 
+def open_link(params: dict):
+    """A new session opened with a shared link's query string."""
+    st.cache_data.clear()
+    at = new_app()
+    at.query_params.update(params)
+    at.run()
+    assert not at.exception
+    return at
+
+
 def test_every_field_round_trips():
     assert set(EVERY_FIELD) == set(links.FIELDS)
     params = links.state_to_params(EVERY_FIELD)
@@ -55,12 +65,8 @@ def test_defaults_are_valid_links():
 
 
 def test_opening_a_shared_link_shows_the_view_it_names():
-    st.cache_data.clear()
-    at = new_app()
-    at.query_params.update({"text": "雨が激しく降る", "model": "tiny-random", "layer": "1", "head": "1",
+    at = open_link({"text": "雨が激しく降る", "model": "tiny-random", "layer": "1", "head": "1",
                             "view": "morpheme", "pos": "2", "temperature": "0.5", "lang": "en"})
-    at.run()
-    assert not at.exception
     assert at.text_input(key="text").value == "雨が激しく降る"
     fig = charts(at)["head_heatmap"]
     assert fig["layout"]["title"]["text"] == "Layer 1, head 1"
@@ -75,25 +81,17 @@ def test_opening_a_shared_link_shows_the_view_it_names():
 
 
 def test_a_link_to_the_lesson_page_opens_that_lesson():
-    st.cache_data.clear()
-    at = new_app()
-    at.query_params.update({"page": "lessons", "lesson": "02-causal-mask", "model": "tiny-random"})
-    at.run()
-    assert not at.exception
+    at = open_link({"page": "lessons", "lesson": "02-causal-mask", "model": "tiny-random"})
     assert at.session_state["lesson"] == "02-causal-mask"
     assert at.session_state["text"] == "雨が激しく降る"
     assert at.query_params["lesson"] == "02-causal-mask" and at.query_params["page"] == "lessons"
 
 
 def test_a_lesson_link_restores_its_own_settings():
-    st.cache_data.clear()
-    at = new_app()
-    at.query_params.update({
+    at = open_link({
         "page": "lessons", "lesson": "04-temperature", "temperature": "0.3", "top_k": "5",
         "model": "tiny-random",
     })
-    at.run()
-    assert not at.exception
     assert at.session_state["lesson"] == "04-temperature"
     assert at.session_state["temperature"] == 0.3, "the link's temperature, not the lesson's default"
     assert at.query_params["temperature"] == "0.3"
@@ -104,11 +102,7 @@ def test_a_lesson_link_restores_its_own_settings():
 
 
 def test_projector_link_collapses_to_one_large_figure():
-    st.cache_data.clear()
-    at = new_app()
-    at.query_params.update({"projector": "1", "model": "tiny-random"})
-    at.run()
-    assert not at.exception
+    at = open_link({"projector": "1", "model": "tiny-random"})
     figs = charts(at)
     assert list(figs) == ["head_heatmap"], "one figure at a time"
     assert figs["head_heatmap"]["layout"]["font"]["size"] >= 20
@@ -117,21 +111,13 @@ def test_projector_link_collapses_to_one_large_figure():
 
 
 def test_a_link_names_the_in_context_learning_task():
-    st.cache_data.clear()
-    at = new_app()
-    at.query_params.update({"page": "icl", "icl_task": "capital", "model": "tiny-random"})
-    at.run()
-    assert not at.exception
+    at = open_link({"page": "icl", "icl_task": "capital", "model": "tiny-random"})
     assert at.code[0].value.endswith("韓国→")
     assert at.query_params["icl_task"] == "capital"
 
 
 def test_a_mask_page_link_keeps_its_position():
-    st.cache_data.clear()
-    at = new_app()
-    at.query_params.update({"page": "mask", "pos": "1", "layer": "1", "model": "tiny-random"})
-    at.run()
-    assert not at.exception
+    at = open_link({"page": "mask", "pos": "1", "layer": "1", "model": "tiny-random"})
     assert at.select_slider(key="mask_pos").value == 1
     assert at.query_params["pos"] == "1" and at.query_params["page"] == "mask"
     at.select_slider(key="mask_pos").set_value(3).run()
@@ -155,8 +141,5 @@ def test_a_generation_link_replays_the_same_text():
 
 
 def test_page_only_parameters_stay_on_their_page():
-    st.cache_data.clear()
-    at = new_app()
-    at.query_params.update({"seed": "3", "lesson": "02-causal-mask", "model": "tiny-random"})
-    at.run()
+    at = open_link({"seed": "3", "lesson": "02-causal-mask", "model": "tiny-random"})
     assert "seed" not in at.query_params and "lesson" not in at.query_params

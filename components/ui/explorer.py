@@ -175,15 +175,13 @@ def render() -> None:
          "overview": render_overview}[choice or "detail"](analysis)
     elif analysis is not None:
         render_morphemes(analysis)
-        if analysis.n_tokens > WIDE_AFTER:  # a long sentence needs the full width to label every token
+        # a long sentence needs the full width to label every token: one above the other
+        wide = analysis.n_tokens > WIDE_AFTER
+        left, right = (st.container(), st.container()) if wide else st.columns([3, 2])
+        with left:
             render_detail(analysis)
+        with right:
             render_next_token(analysis)
-        else:
-            left, right = st.columns([3, 2])
-            with left:
-                render_detail(analysis)
-            with right:
-                render_next_token(analysis)
         render_overview(analysis)
         render_exports(analysis)
     shell.render_licence(loaded)

@@ -24,6 +24,10 @@ PAGE_FILES = {
 }
 
 
+#: what opening a lesson sets and a shared link may set otherwise
+LESSON_KEYS = ("text", "layer", "head", "view", "temperature", "pos")
+
+
 def apply_lesson(lesson: Lesson) -> None:
     """Open the lesson's view: its sentence, layer, head, position, units, temperature."""
     state = st.session_state
@@ -111,8 +115,8 @@ def render() -> None:
     if st.session_state.get("_lesson_applied") != lesson.id:
         apply_lesson(lesson)
         linked = st.session_state.pop("_lesson_link", None)
-        if linked and st.session_state.get("lesson") == lesson.id:
-            shell.apply_link(linked)  # a shared link restores exactly its view
+        if linked and st.session_state.get("lesson") == lesson.id:  # a shared link restores exactly its view
+            shell.apply_link({k: v for k, v in linked.items() if k in LESSON_KEYS})
     lang = shell.lang()
 
     st.title(tr("lessons_title"))

@@ -120,9 +120,20 @@ def next_token_bars(analysis: Analysis, pos: int, font_size: int) -> list:
     ]
 
 
-def moved_format() -> dict:
-    """Every "moved" figure with three decimals (0.360, not 0.36)."""
-    return {tr("col_moved"): st.column_config.NumberColumn(format="%.3f")}
+def shift_figure(analysis: Analysis, pos: int, font_size: int):
+    """How much probability lifting the mask moved at each position, ``pos`` highlighted."""
+    return figures.column_bars_figure(
+        analysis.token_labels, analysis.unmasked_shift, title=tr("shift_title"), value_name=tr("moved"),
+        highlight=pos, y_max=1.1, font_size=font_size,
+    )
+
+
+def render_shift_table(analysis: Analysis, key: str) -> None:
+    st.dataframe(
+        shift_table(analysis), key=key, hide_index=True, width="stretch",
+        # every "moved" figure with three decimals (0.360, not 0.36)
+        column_config={tr("col_moved"): st.column_config.NumberColumn(format="%.3f")},
+    )
 
 
 def shift_names() -> list[str]:
@@ -133,7 +144,6 @@ def shift_names() -> list[str]:
 def render_shift(analysis: Analysis) -> None:
     st.subheader(tr("shift_header"))
     labels = analysis.token_labels
-    moved = analysis.unmasked_shift
     if st.session_state.get("_mask_pos_for") != (analysis.model_id, analysis.text):
         if not st.session_state.pop("_link_mask_pos", False):  # a shared link names its position
             # start where the model predicts the last word (鳥が in 鳥がナク)
@@ -142,9 +152,7 @@ def render_shift(analysis: Analysis) -> None:
     shell.clamp_state("mask_pos", analysis.n_tokens)
     pos = st.session_state["mask_pos"]
     fs = shell.font_size()
-    shift = figures.column_bars_figure(
-        labels, moved, title=tr("shift_title"), value_name=tr("moved"), highlight=pos, y_max=1.1, font_size=fs,
-    )
+    shift = shift_figure(analysis, pos, fs)
     bars = next_token_bars(analysis, pos, fs)
     if shell.projector():  # one figure at a time; the table is small type, so it stays off the screen
         st.select_slider(
@@ -154,8 +162,7 @@ def render_shift(analysis: Analysis) -> None:
         shell.render_figures([shift, *bars], "shift_figs", names=shift_names())
     else:
         st.plotly_chart(shift, key="shift", config=PLOTLY_CONFIG, theme=None)
-        st.dataframe(shift_table(analysis), key="shift_table", hide_index=True, width="stretch",
-                     column_config=moved_format())
+        render_shift_table(analysis, "shift_table")
         st.select_slider(
             tr("pick_position"), options=list(range(analysis.n_tokens)), key="mask_pos",
             format_func=lambda i: f"{i}: {labels[i]}",
@@ -197,13 +204,9 @@ def render_untrained() -> None:
     pos = last_word_position(analysis)
     fs = shell.font_size()
     st.subheader(tr("shift_header"))
-    shift = figures.column_bars_figure(
-        analysis.token_labels, analysis.unmasked_shift, title=tr("shift_title"), value_name=tr("moved"),
-        highlight=pos, y_max=1.1, font_size=fs,
-    )
-    shell.render_figures([shift, *next_token_bars(analysis, pos, fs)], "tiny_shift", names=shift_names())
-    st.dataframe(shift_table(analysis), key="tiny_shift_table", hide_index=True, width="stretch",
-                     column_config=moved_format())
+    shell.render_figures([shift_figure(analysis, pos, fs), *next_token_bars(analysis, pos, fs)], "tiny_shift",
+                         names=shift_names())
+    render_shift_table(analysis, "tiny_shift_table")
     st.info(shell.md_escape(peek_explanation(analysis, pos)))
 
 

@@ -107,8 +107,7 @@ def init_state() -> None:
         linked = links.params_to_state(st.query_params.to_dict())
         apply_link(linked)
         if "lesson" in linked:  # the lesson opens its view; the link's own settings then win
-            lesson_keys = ("text", "layer", "head", "view", "temperature", "pos")  # what a lesson sets
-            st.session_state["_lesson_link"] = {k: v for k, v in linked.items() if k in lesson_keys}
+            st.session_state["_lesson_link"] = linked
     for key, value in DEFAULTS.items():
         if key not in st.session_state:
             st.session_state[key] = value
@@ -417,34 +416,20 @@ def render_figures(figs, key: str, notes: tuple[str, ...] = (), names: list[str]
     (a position, a temperature, a new token), or the pick would be lost."""
     from components.ui.explorer import PLOTLY_CONFIG
 
-    if projector() and len(figs) == 1:  # nothing to pick from
-        st.plotly_chart(figs[0], key=f"{key}_0", config=PLOTLY_CONFIG, theme=None)
-        if notes:
-            st.caption(tr(notes[0]))
-        return
     if projector():
-        titles = names or [html.unescape(fig.layout.title.text or str(i + 1)) for i, fig in enumerate(figs)]
-        # titles carry the student's words: radio labels read Markdown, so make them literal
-        names = [md_escape(title) for title in titles]
-        i = st.radio(tr("pick_figure"), range(len(figs)), key=f"{key}_pick", horizontal=True,
-                     format_func=lambda j: names[j])
+        i = 0
+        if len(figs) > 1:  # a lone figure needs no picker
+            titles = names or [html.unescape(f.layout.title.text or str(k + 1)) for k, f in enumerate(figs)]
+            # titles carry the student's words: radio labels read Markdown, so make them literal
+            labels = [md_escape(title) for title in titles]
+            i = st.radio(tr("pick_figure"), range(len(figs)), key=f"{key}_pick", horizontal=True,
+                         format_func=lambda j: labels[j])
         st.plotly_chart(figs[i], key=f"{key}_{i}", config=PLOTLY_CONFIG, theme=None)
         if notes:
             st.caption(tr(notes[i]))
         return
-    # side by side, each figure gets a fraction of the width: cap the height
-    # so that square heatmaps do not float in empty space
-    cap = {1: None, 2: 600, 3: 470}.get(len(figs), 420)
-    max_labels = {1: 64, 2: 24, 3: 12}.get(len(figs), 10)  # what fits a column without overlapping
     for i, (column, fig) in enumerate(zip(st.columns(len(figs)), figs)):
-        if cap and fig.layout.height and fig.layout.height > cap:
-            fig.update_layout(height=cap)
-        figures.thin_labels(fig, max_labels)
-        keys = fig.layout.xaxis.tickvals
-        if keys is not None and fig.data and fig.data[0].type == "heatmap":  # a matrix: fit its marks too
-            n = int(max(keys)) + 1 if len(keys) else 1
-            figures.fit_marks(fig, (1000 / len(figs) - 170) / n)
-        column.plotly_chart(fig, key=f"{key}_{i}", config=PLOTLY_CONFIG, theme=None)
+        column.plotly_chart(figures.fit_to_columns(fig, len(figs)), key=f"{key}_{i}", config=PLOTLY_CONFIG, theme=None)
     for column, note in zip(st.columns(len(notes)) if notes else [], notes):
         column.caption(tr(note))
 
