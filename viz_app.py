@@ -17,6 +17,7 @@ import streamlit as st
 
 def route() -> None:
     """Every page of the app; a shared link may name the page to open."""
+    from components.pages import DEFAULT_PAGE, PAGES
     from components.ui import shell
     from components.ui.shell import tr
 
@@ -26,26 +27,22 @@ def route() -> None:
     shell.render_sidebar()
 
     pages = {
-        "explorer": st.Page("components/ui/explorer.py", title=tr("page_explorer"), url_path="explorer", default=True),
-        "mask": st.Page("components/ui/mask.py", title=tr("page_mask"), url_path="mask"),
-        "lessons": st.Page("components/ui/lessons.py", title=tr("page_lessons"), url_path="lessons"),
-        "generate": st.Page("components/ui/generate.py", title=tr("page_generate"), url_path="generate"),
-        "homophones": st.Page("components/ui/homophones.py", title=tr("page_homophones"), url_path="homophones"),
-        "icl": st.Page("components/ui/icl.py", title=tr("page_icl"), url_path="icl"),
+        name: st.Page(path, title=tr(f"page_{name}"), url_path=name, default=name == DEFAULT_PAGE)
+        for name, path in PAGES.items()
     }
     current = st.navigation(list(pages.values()))
     linked = st.session_state.pop("_link_page", None)
     if linked in pages and pages[linked].url_path != current.url_path:
         st.switch_page(pages[linked])  # a shared link names its page
-    st.session_state["_page"] = next((name for name, p in pages.items() if p.url_path == current.url_path), "explorer")
+    st.session_state["_page"] = next((name for name, p in pages.items() if p.url_path == current.url_path), DEFAULT_PAGE)
     current.run()
     shell.sync_url()
 
 
 def _warm_start() -> None:
-    from components.ui import shell  # imported here, once Streamlit's runtime is up
+    from components.ui import data  # imported here, once Streamlit's runtime is up
 
-    shell.warm_start()
+    data.warm_start()
 
 
 @contextlib.asynccontextmanager

@@ -1,19 +1,20 @@
 """Run a sentence through a model -> :class:`Analysis`.
 
-This is the only module that touches torch tensors of a forward pass; it
-converts everything to float32 numpy at its edge. Axis order everywhere:
+The model runs through :mod:`components.inference` (one turn at a time);
+this module turns the outputs into float32 numpy inside that turn, so an
+:class:`Analysis` holds no torch tensor. Axis order everywhere:
 ``[layer, head, query, key]``.
 """
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, replace
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
 from components import capture
+from components.inference import AnalysisError, forward, model_turn
 from components.alignment import (
     Token,
     Unit,
@@ -36,51 +37,8 @@ MAX_TOKENS = 64
 #: how many candidates per position get a readable label (the UI's top-k limit)
 LABELLED_TOP = 50
 
-class ModelGate:
-    """Serialises model runs: two cores are better used by one forward pass at
-    a time than by several fighting for them, and torch modules are shared.
-    It also counts the runs under way or waiting, so a page can say that a
-    student is waiting for their turn."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._count_lock = threading.Lock()
-        self._pending = 0
-
-    def __enter__(self) -> "ModelGate":
-        with self._count_lock:
-            self._pending += 1
-        try:
-            self._lock.acquire()
-        except BaseException:
-            with self._count_lock:
-                self._pending -= 1
-            raise
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._lock.release()
-        with self._count_lock:
-            self._pending -= 1
-
-    @property
-    def pending(self) -> int:
-        """Model runs under way or waiting for their turn."""
-        return self._pending
-
-
-MODEL_LOCK = ModelGate()
 #: rows of logits summarised together (8 x 262k floats = 8 MB stays in cache)
 _CHUNK_ROWS = 8
-
-
-class AnalysisError(ValueError):
-    """Bad input for an analysis. ``code`` lets a UI translate the message."""
-
-    def __init__(self, code: str, message: str, **params):
-        super().__init__(message)
-        self.code = code
-        self.params = params
 
 
 @dataclass(frozen=True)
@@ -165,7 +123,9 @@ def tokenize(loaded: LoadedModel, text: str, max_tokens: int = MAX_TOKENS) -> tu
     enc = loaded.tokenizer(text, return_offsets_mapping=True, add_special_tokens=True)
     ids = list(enc["input_ids"])
     if not ids:
-        raise AnalysisError("no_tokens", "The tokenizer produced no tokens for this text.")
+        raise AnalysisError(
+            "no_tokens", "The tokenizer produced no tokens for this text: type a sentence with letters or kana in it."
+        )
     if len(ids) > max_tokens:
         raise AnalysisError(
             "too_long",
@@ -247,35 +207,27 @@ def _masks_to_numpy(masks: Sequence, n_layers: int, n: int) -> np.ndarray:
     return out
 
 
-def run_forward(
-    loaded: LoadedModel,
-    ids: Sequence[int],
-    record_scores: bool = False,
-    lift_mask: bool = False,
-    keep_logits: bool = False,
-) -> ForwardPass:
+def run_forward(loaded: LoadedModel, ids: Sequence[int], record_scores: bool = False, lift_mask: bool = False) -> ForwardPass:
     """One forward pass over ``ids`` with attentions, optionally recording raw
-    scores or with the causal mask removed from every layer. ``keep_logits``
-    also returns the full logits (a torch tensor ``[position, vocab]``)."""
-    with MODEL_LOCK:
-        return _forward(loaded, ids, record_scores, lift_mask, keep_logits)
+    scores or with the causal mask removed from every layer."""
+    with model_turn():
+        return _forward(loaded, ids, record_scores, lift_mask, keep_logits=False)
 
 
 def _forward(loaded: LoadedModel, ids: Sequence[int], record_scores: bool, lift_mask: bool, keep_logits: bool) -> ForwardPass:
-    """:func:`run_forward` for a caller that holds ``MODEL_LOCK``. Everything
-    big (the ``[position, vocab]`` logits) lives and dies inside the lock, so
-    students waiting their turn hold no memory."""
+    """:func:`run_forward` for a caller inside :func:`model_turn`. Everything
+    big (the ``[position, vocab]`` logits, kept with ``keep_logits``) must
+    die inside the turn, so students waiting their turn hold no memory."""
     import torch
 
     if (record_scores or lift_mask) and not loaded.capture_ok:
         raise AnalysisError(
             "no_capture",
-            f"'{loaded.model_id}' uses an attention variant this tool cannot reproduce, "
-            "so raw scores and unmasked runs are unavailable for it.",
+            f"'{loaded.model_id}' uses an attention variant this tool cannot reproduce, so raw scores and "
+            "unmasked runs are unavailable for it: choose the bundled Gemma (or another eager model) for those views.",
         )
-    input_ids = torch.tensor([list(ids)], dtype=torch.long)
-    with torch.inference_mode(), capture.capturing(record_scores, lift_mask) as rec:
-        out = loaded.model(input_ids=input_ids, attention_mask=torch.ones_like(input_ids), output_attentions=True)
+    with capture.capturing(record_scores, lift_mask) as rec:
+        out = forward(loaded, list(ids), attentions=True)
     if not out.attentions:
         raise AnalysisError(
             "no_attentions", "attentions are empty: load the model with attn_implementation='eager'."
@@ -335,7 +287,7 @@ def run_analysis(
     morphemes = align_morphemes(split_morphemes(text), tokens)
     units = build_units(tokens, morphemes)
     ids = [t.id for t in tokens]
-    with MODEL_LOCK:  # one turn for both runs: no half-done analysis holds its logits while waiting
+    with model_turn():  # one turn for both runs: no half-done analysis holds its logits while waiting
         main = _forward(loaded, ids, scores, False, unmasked)
         lifted = _forward(loaded, ids, False, True, True) if unmasked else None
         shift = None
@@ -375,9 +327,9 @@ def score_sentences(loaded: LoadedModel, texts: Sequence[str], max_tokens: int =
     results = []
     for text in texts:
         tokens = tokenize(loaded, check_text(text), max_tokens)
-        ids = torch.tensor([[t.id for t in tokens]], dtype=torch.long)
-        with MODEL_LOCK, torch.inference_mode():
-            logits = loaded.model(input_ids=ids, attention_mask=torch.ones_like(ids)).logits[0].double()
-        logp = torch.log_softmax(logits[:-1], dim=-1).gather(1, ids[0, 1:].unsqueeze(1)).sum()
-        results.append(SentenceScore(text, float(logp), tuple(token_label(t) for t in tokens)))
+        ids = torch.tensor([t.id for t in tokens], dtype=torch.long)
+        with model_turn():
+            logits = forward(loaded, ids).logits[0].double()
+            logp = float(torch.log_softmax(logits[:-1], dim=-1).gather(1, ids[1:].unsqueeze(1)).sum())
+        results.append(SentenceScore(text, logp, tuple(token_label(t) for t in tokens)))
     return tuple(results)

@@ -15,7 +15,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from components.alignment import Token, token_label
-from components.analysis import MAX_TOKENS, MODEL_LOCK, AnalysisError, check_text, label_ids, tokenize
+from components.analysis import MAX_TOKENS, check_text, label_ids, tokenize
+from components.inference import AnalysisError, forward, model_turn
 from components.models import LoadedModel
 from components.sampling import TokenProb, filter_top_k_top_p, sample, softmax
 
@@ -63,11 +64,10 @@ def _forward(loaded: LoadedModel, ids: tuple[int, ...]) -> tuple[np.ndarray, np.
     """Last position's logits ``[vocab]`` and its attention row ``[layer, head, key]``."""
     import torch
 
-    input_ids = torch.tensor([list(ids)], dtype=torch.long)
-    with MODEL_LOCK, torch.inference_mode():
-        out = loaded.model(input_ids=input_ids, attention_mask=torch.ones_like(input_ids), output_attentions=True)
-    row = torch.stack([a[0, :, -1, :] for a in out.attentions]).float().numpy()
-    return out.logits[0, -1].float().numpy(), row
+    with model_turn():
+        out = forward(loaded, list(ids), attentions=True)
+        row = torch.stack([a[0, :, -1, :] for a in out.attentions]).float().numpy()
+        return out.logits[0, -1].float().numpy(), row
 
 
 def start(loaded: LoadedModel, prompt: str) -> Generation:
@@ -91,7 +91,10 @@ def distribution(logits: np.ndarray, settings: Settings) -> np.ndarray:
 def extend(loaded: LoadedModel, gen: Generation, settings: Settings, shown: int = 10) -> Generation:
     """Add one token. Raises AnalysisError at the length limit."""
     if gen.finished or len(gen.ids) >= MAX_TOKENS:
-        raise AnalysisError("too_long", f"The limit is {MAX_TOKENS} tokens.", n=len(gen.ids), limit=MAX_TOKENS)
+        raise AnalysisError(
+            "too_long", f"The text has reached the limit of {MAX_TOKENS} tokens: press Undo or Reset, or shorten the prompt.",
+            n=len(gen.ids), limit=MAX_TOKENS,
+        )
     step_index = len(gen.steps)
     if settings.greedy:
         # the distribution shown is the plain softmax; the choice is its argmax

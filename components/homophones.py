@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import tomllib
-import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from components.examples import EXAMPLES_DIR
-from components.morphemes import Morpheme
+from components.morphemes import Morpheme, is_kana, to_katakana
 
 HOMOPHONES_FILE = EXAMPLES_DIR / "homophones.toml"
 
@@ -32,16 +31,6 @@ class Candidate:
     surface: str
     reading: str
     spellings: tuple[str, ...]
-
-
-def to_katakana(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text)
-    return "".join(chr(ord(c) + 0x60) if "ぁ" <= c <= "ゖ" else c for c in text)
-
-
-def is_kana(text: str) -> bool:
-    text = unicodedata.normalize("NFKC", text)
-    return bool(text) and all("ぁ" <= c <= "ゖ" or "ァ" <= c <= "ヺ" or c == "ー" for c in text)
 
 
 @lru_cache(maxsize=2)

@@ -87,10 +87,25 @@ STRINGS: dict[str, dict[str, str]] = {
         "ja": "文が長すぎます（{n} トークン、上限は {limit}）。短くしてください。",
         "en": "The sentence is too long ({n} tokens; the limit is {limit}). Please shorten it.",
     },
-    "err_no_tokens": {"ja": "この文からはトークンが得られませんでした。", "en": "The tokenizer produced no tokens for this text."},
+    "err_no_tokens": {
+        "ja": "この文からはトークンが得られませんでした。文字やかなを含む文を入れてください。",
+        "en": "The tokenizer produced no tokens for this text: type a sentence with letters or kana in it.",
+    },
     "err_no_capture": {
-        "ja": "このモデルの注意機構は再現できないため、生スコアとマスクなしの実行は使えません。",
-        "en": "This model's attention cannot be reproduced, so raw scores and unmasked runs are unavailable.",
+        "ja": "このモデルの注意機構は再現できないため、生スコアとマスクなしの実行は使えません。これらの図には同梱の Gemma を選んでください。",
+        "en": "This model's attention cannot be reproduced, so raw scores and unmasked runs are unavailable: choose the bundled Gemma for these views.",
+    },
+    "err_no_attentions": {
+        "ja": "このモデルは注意の重みを返しません。attn_implementation=\"eager\" で読み込めるモデルを選んでください。",
+        "en": "This model returns no attention weights: choose a model that loads with attn_implementation=\"eager\".",
+    },
+    "err_model_failed": {
+        "ja": "モデルがこの入力を処理できませんでした（{detail}）。短い文にするか、別のモデルを選んでください。",
+        "en": "The model could not run this input ({detail}). Try a shorter sentence, or choose another model.",
+    },
+    "err_empty_answer": {
+        "ja": "期待する答えが空です。モデルに答えてほしい語を入れてください。",
+        "en": "The expected answer is empty: type the answer the model should give.",
     },
     "err_model": {
         "ja": "モデルを読み込めませんでした（{model}）。直前のモデルのままです。詳細: {detail}",
@@ -210,6 +225,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "peek_explanation_same": {
         "ja": "マスクがないと、「{prefix}」の位置はすでに後ろの「{future}」を見られます。そのため次の予測は本来の意味を失います（第1候補は「{masked}」のままですが、確率が {moved} 動きました）。学習中は常にマスクがあったので、モデルは未来を見ずに予測する力を身につけました。",
         "en": "Without the mask, the position of 「{prefix}」 can already see the 「{future}」 that follows, so its prediction no longer means what it should (the top candidate stays 「{masked}」, but {moved} of the probability moved). The mask was always on in training, which is what taught the model to predict without peeking.",
+    },
+    "peek_barely": {
+        "ja": "マスクがないと、「{prefix}」の位置はすでに後ろの「{future}」を見られます。それでもこのモデルの予測はほとんど変わりません（第1候補は「{masked}」のまま、動いた確率は {moved}）。未来を見ても、それを使うことを学んでいないからです。",
+        "en": "Without the mask, the position of 「{prefix}」 can already see the 「{future}」 that follows, yet this model's prediction barely changes (the top candidate stays 「{masked}」; {moved} of the probability moved): it never learned to use what it sees there.",
     },
     "peek_last": {
         "ja": "「{prefix}」は文の最後なので、見えない未来はもうありません。最初の層ではマスクの有無で最後の行は変わりません。それでも予測が動くのは、前の位置が未来の情報を運んでくるからです。",

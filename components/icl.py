@@ -16,7 +16,8 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from components.alignment import Token
-from components.analysis import MAX_TOKENS, MODEL_LOCK, AnalysisError, label_ids, tokenize
+from components.analysis import MAX_TOKENS, label_ids, tokenize
+from components.inference import AnalysisError, forward, model_turn
 from components.examples import EXAMPLES_DIR
 from components.models import LoadedModel
 
@@ -103,11 +104,10 @@ def answer_probability(loaded: LoadedModel, prompt: str, answer: str) -> tuple[f
     prompt_ids = [t.id for t in tokenize(loaded, prompt, MAX_TOKENS)]
     answer_ids = list(loaded.tokenizer(answer, add_special_tokens=False)["input_ids"])
     if not answer_ids:
-        raise AnalysisError("empty", "The expected answer is empty.")
-    input_ids = torch.tensor([prompt_ids + answer_ids], dtype=torch.long)
+        raise AnalysisError("empty_answer", "The expected answer is empty: type the answer the model should give.")
     start = len(prompt_ids) - 1
-    with MODEL_LOCK, torch.inference_mode():
-        logits = loaded.model(input_ids=input_ids, attention_mask=torch.ones_like(input_ids)).logits[0]
+    with model_turn():
+        logits = forward(loaded, prompt_ids + answer_ids).logits[0]
         # only the rows that predict the answer: [answer token, vocab]
         lp = torch.log_softmax(logits[start:start + len(answer_ids)].double(), dim=-1)
     total = sum(float(lp[i, a]) for i, a in enumerate(answer_ids))

@@ -16,12 +16,11 @@ import re
 from typing import Any, Callable, Mapping
 
 from components.i18n import LANGS
-from components.models import BUNDLED_ID, TINY_ID
+from components.models import BUNDLED_ID, TINY_ID, is_model_name
+from components.pages import FIGURE_CHOICES, PAGES
+from components.views import VIEWS
 
-PAGES = ("explorer", "mask", "lessons", "generate", "homophones", "icl")
-VIEWS = ("token", "morpheme")
 MAX_TEXT = 2000
-_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9][A-Za-z0-9._-]{0,95})?$")
 _LESSON = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 
@@ -67,7 +66,7 @@ def _text(value: str) -> str:
 
 
 def _model(value: str) -> str:
-    if value in (BUNDLED_ID, TINY_ID) or _HUB_ID.match(value):
+    if value in (BUNDLED_ID, TINY_ID) or is_model_name(value):
         return value
     raise ValueError(value)
 
@@ -82,7 +81,7 @@ def _lesson(value: str) -> str:
 FIELDS: dict[str, Callable[[str], Any]] = {
     "text": _text,
     "model": _model,
-    "page": _choice(PAGES),
+    "page": _choice(tuple(PAGES)),
     "layer": _int(0, 255),
     "head": _int(0, 255),
     "pos": _int(0, 4095),
@@ -94,8 +93,8 @@ FIELDS: dict[str, Callable[[str], Any]] = {
     "projector": _bool,
     "icl_task": _lesson,  # an in-context learning task id (same shape as a lesson id)
     "hide_sink": _bool,
-    "figure": _choice(("detail", "next", "strip", "overview")),  # projector view: which figure
-    "mask_figure": _choice(("stages", "compare", "shift")),
+    "figure": _choice(FIGURE_CHOICES["figure"]),  # projector view: which figure
+    "mask_figure": _choice(FIGURE_CHOICES["mask_figure"]),
     "seed": _int(0, 2**31 - 1),  # step-by-step generation, so a demonstration replays exactly
     "gen_top_k": _int(0, 200),
     "top_p": _float(0.05, 1.0, 0.05),

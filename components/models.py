@@ -190,11 +190,6 @@ def verified_in_process(folder: Path | None = None) -> bool:
     return _verified_unchanged(folder or bundled_dir())
 
 
-def is_prepared() -> bool:
-    """Cheap check (no hashing) used to decide whether to show a progress bar."""
-    return not check_prepared(full=False)
-
-
 @contextlib.contextmanager
 def _prepare_lock(root: Path):
     """One preparer at a time, across processes (a class may start several apps)."""
@@ -363,7 +358,8 @@ def build_tiny_model(tokenizer, seed: int = 0):
 
 # --------------------------------------------------------------------- loading
 
-_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
+#: a Hugging Face id or a folder name: ``name`` or ``org/name``, never a path
+_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9][A-Za-z0-9._-]{0,95})?$")
 
 
 def describe(model_id: str) -> str:

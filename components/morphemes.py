@@ -38,14 +38,16 @@ def _tagger():
     return fugashi.Tagger()
 
 
-def _to_katakana(text: str) -> str:
+def to_katakana(text: str) -> str:
+    """Hiragana -> katakana, after NFKC (half-width ｶﾅ becomes カナ); other characters stay."""
+    text = unicodedata.normalize("NFKC", text)
     return "".join(chr(ord(c) + 0x60) if "ぁ" <= c <= "ゖ" else c for c in text)
 
 
-def _is_kana(text: str) -> bool:
-    return bool(text) and all(
-        "ぁ" <= c <= "ゖ" or "ァ" <= c <= "ヺ" or c == "ー" for c in text
-    )
+def is_kana(text: str) -> bool:
+    """True when ``text`` (after NFKC) is all hiragana, katakana or ー."""
+    text = unicodedata.normalize("NFKC", text)
+    return bool(text) and all("ぁ" <= c <= "ゖ" or "ァ" <= c <= "ヺ" or c == "ー" for c in text)
 
 
 def _field(feature, name: str) -> str:
@@ -77,8 +79,8 @@ def split_morphemes(text: str) -> tuple[Morpheme, ...]:
         cursor = end
         pos_parts = [_field(feature, f"pos{i}") for i in range(1, 5)]
         reading = _field(feature, "kana")
-        if not reading and _is_kana(unicodedata.normalize("NFKC", surface)):
-            reading = _to_katakana(unicodedata.normalize("NFKC", surface))
+        if not reading and is_kana(surface):
+            reading = to_katakana(surface)
         morphemes.append(
             Morpheme(
                 surface=surface,

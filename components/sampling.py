@@ -125,8 +125,3 @@ def filter_top_k_top_p(probs: np.ndarray, top_k: int | None = None, top_p: float
 def sample(probs: np.ndarray, rng: np.random.Generator) -> int:
     """Draw one token id from ``probs  # [vocab]``."""
     return int(rng.choice(probs.shape[0], p=probs))
-
-
-def total_variation(p: np.ndarray, q: np.ndarray) -> float:
-    """Half the L1 distance between two distributions  # [vocab] each."""
-    return 0.5 * float(np.abs(p.astype(np.float64) - q.astype(np.float64)).sum())

@@ -153,3 +153,23 @@ def last_word_position(analysis: Analysis) -> int:
     if not starts:
         return max(analysis.n_tokens - 2, 0)
     return max(starts[-1] - 1, 0)
+
+
+#: below this much moved probability (total variation), lifting the mask "barely" changed a prediction
+BARELY_MOVED = 0.02
+
+
+def peek_message(text: str, shift: PositionShift) -> tuple[str, dict[str, str]]:
+    """What lifting the mask did to one prediction of ``text``, as an i18n key
+    and its parameters, chosen so that the words agree with the numbers: the
+    top candidate changed, stayed while probability moved, or barely moved;
+    or the position ends the sentence and has no hidden future."""
+    prefix = shift.prefix or "<bos>"
+    future = text[len(shift.prefix):] if text.startswith(shift.prefix) else ""
+    if not future:
+        return "peek_last", {"prefix": prefix}
+    params = {"prefix": prefix, "future": future, "masked": shift.masked_top.text,
+              "unmasked": shift.unmasked_top.text, "moved": f"{shift.moved:.2f}"}
+    if shift.masked_top.text != shift.unmasked_top.text:
+        return "peek_explanation", params
+    return ("peek_barely" if shift.moved < BARELY_MOVED else "peek_explanation_same"), params

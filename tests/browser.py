@@ -45,16 +45,18 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(timeout: float = 180, env: dict | None = None):
+def streamlit_server(timeout: float = 180, env: dict | None = None, root: Path = ROOT):
+    """``streamlit run viz_app.py`` of the checkout at ``root`` (this one by
+    default; a benchmark may start another to compare) on a free port."""
     port = free_port()
     from conftest import ARTIFACTS
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log = open(ARTIFACTS / f"streamlit-{port}.log", "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "viz_app.py"),
+        [sys.executable, "-m", "streamlit", "run", str(Path(root) / "viz_app.py"),
          "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
+        cwd=root, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
     )
     proc.log_path = Path(log.name)
     url = f"http://127.0.0.1:{port}"

@@ -3,9 +3,9 @@
 import pytest
 import streamlit as st
 
-from apptest_utils import array, charts, count_model_calls, new_app
+from apptest_utils import array, charts, count_model_calls, new_app, unescape_md
 from components.lessons import load_lessons
-from components.ui.shell import get_model
+from components.ui.data import get_model
 
 
 @pytest.fixture
@@ -19,15 +19,18 @@ def app():
 def test_lesson_page_steps_through_every_lesson(app):
     app.switch_page("components/ui/lessons.py").run()
     assert not app.exception
-    seen = [app.session_state["lesson"]]
-    for _ in range(len(load_lessons()) - 1):
-        app.button(key="lesson_next").click().run()
+    lessons = load_lessons()
+    seen = []
+    for i, lesson in enumerate(lessons):
+        if i:
+            app.button(key="lesson_next").click().run()
         assert not app.exception
         seen.append(app.session_state["lesson"])
-    assert seen == [lesson.id for lesson in load_lessons()]
+        assert unescape_md(app.header[0].value) == lesson.get("title", "ja")
+        assert any(key.startswith("lesson_fig_") for key in charts(app)), f"{lesson.id} draws its view"
+    assert seen == [lesson.id for lesson in lessons]
     app.button(key="lesson_prev").click().run()
     assert app.session_state["lesson"] == seen[-2]
-    assert charts(app), "each lesson draws its view"
 
 
 def test_lesson_sets_its_view_and_reveals_the_answer(app):

@@ -6,7 +6,7 @@ import streamlit as st
 
 from apptest_utils import strip_table, array, charts, count_model_calls, messages, new_app, tick_labels
 from components.analysis import MAX_TOKENS
-from components.ui.shell import get_model
+from components.ui.data import get_model
 
 
 @pytest.fixture(autouse=True)
@@ -68,7 +68,7 @@ def test_view_changes_never_run_the_model_again(app):
         assert not app.exception
         assert calls == [], "layer/head/temperature/top-k/view/position re-slice the cached analysis"
         title = charts(app)["head_heatmap"]["layout"]["title"]["text"]
-        assert "1" in title
+        assert title == "層 1・ヘッド 1"
         bars = charts(app)["next_tokens"]["data"][0]
         assert len(array(bars["x"])) == 5
         app.text_input(key="text").input("雨が激しく降る").run()

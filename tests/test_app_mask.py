@@ -5,7 +5,7 @@ import pytest
 import streamlit as st
 
 from apptest_utils import array, charts, count_model_calls, messages, new_app, tick_labels
-from components.ui.shell import get_model
+from components.ui.data import get_model
 
 PAGE = "components/ui/mask.py"
 
@@ -83,12 +83,17 @@ def test_mask_page_on_gemma_with_the_untrained_comparison(gemma):
     assert float(tiny_table.iloc[:, -1].max()) < 0.1, "lifting the mask barely moves an untrained model"
 
 
-def test_the_explanation_says_whether_the_top_candidate_changed(app):
-    table = app.dataframe[0].value  # 鳥がナク on the untrained model
+def test_the_explanation_says_what_the_table_shows(app):
+    """The page's explanation is the one peek_message chooses for the row on screen."""
+    from components.i18n import t
+    from components.views import peek_message, prediction_shifts
+    from components.ui.data import get_analysis
+
     pos = app.session_state["mask_pos"]
-    masked, unmasked = (str(table.iloc[pos, col]).rsplit(" (", 1)[0] for col in (2, 3))
-    text = [m for m in messages(app) if "マスクがないと" in m][0]
-    if masked == unmasked:
-        assert "のまま" in text and "から" not in text, text
-    else:
-        assert f"「{masked}」から「{unmasked}」" in text, text
+    analysis = get_analysis("tiny-random", "鳥がナク", mask_views=True)
+    shift = prediction_shifts(analysis)[pos]
+    table = app.dataframe[0].value  # 鳥がナク on the untrained model
+    assert str(table.iloc[pos, 2]).startswith(shift.masked_top.text)
+    assert str(table.iloc[pos, 3]).startswith(shift.unmasked_top.text)
+    key, params = peek_message(analysis.text, shift)
+    assert t(key, "ja", **params) in messages(app)

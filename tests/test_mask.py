@@ -84,3 +84,32 @@ def test_cli_unmasked_fields_have_the_same_shapes(tiny, tmp_path):
     assert np.asarray(data["unmasked_attentions"]).shape == np.asarray(data["attentions"]).shape
     assert np.asarray(data["scores"]).shape == np.asarray(data["attentions"]).shape
     assert [e["position"] for e in data["unmasked_next_tokens"]] == [e["position"] for e in data["next_tokens"]]
+
+
+@pytest.mark.parametrize(
+    "masked, unmasked, moved, key",
+    [("鳴", "ナ", 0.36, "peek_explanation"), ("鳴", "鳴", 0.20, "peek_explanation_same"),
+     ("躅", "躅", 0.001, "peek_barely")],
+)
+def test_the_explanation_agrees_with_its_numbers(masked, unmasked, moved, key):
+    from components.i18n import t
+    from components.sampling import TokenProb
+    from components.views import PositionShift, peek_message
+
+    shift = PositionShift(2, "鳥が", TokenProb(1, masked, 0.1), TokenProb(2, unmasked, 0.2), moved)
+    got, params = peek_message("鳥がナク", shift)
+    assert got == key
+    assert params["future"] == "ナク" and params["moved"] == f"{moved:.2f}"
+    for lang in ("ja", "en"):
+        text = t(got, lang, **params)
+        assert f"{moved:.2f}" in text and masked in text
+        if key == "peek_explanation":
+            assert unmasked in text
+
+
+def test_the_end_of_the_sentence_has_no_hidden_future():
+    from components.sampling import TokenProb
+    from components.views import PositionShift, peek_message
+
+    shift = PositionShift(4, "鳥がナク", TokenProb(1, "。", 0.1), TokenProb(1, "。", 0.1), 0.05)
+    assert peek_message("鳥がナク", shift) == ("peek_last", {"prefix": "鳥がナク"})

@@ -89,11 +89,11 @@ def test_figure_pickers_in_projector_view_show_typed_markup_literally():
         import plotly.graph_objects as go
         import streamlit as st
 
-        from components.ui import shell
+        from components.ui import charts
 
         st.session_state["projector"] = True
         typed = "**太字**$x^2$:red[赤]<b>b</b>"
-        shell.render_figures([go.Figure(layout={"title": {"text": typed}}), go.Figure()], "typed")
+        charts.render_figures([go.Figure(layout={"title": {"text": typed}}), go.Figure()], "typed")
 
     at = AppTest.from_function(page)
     at.run()

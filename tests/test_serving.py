@@ -11,9 +11,9 @@ import streamlit as st
 
 from apptest_utils import charts, count_model_calls, new_app
 from components import models
-from components.analysis import MODEL_LOCK
+from components.inference import MODEL_LOCK
 from components.examples import load_sentences
-from components.ui import shell
+from components.ui import data
 from conftest import ROOT
 
 
@@ -35,7 +35,7 @@ def test_analyses_are_shared_between_sessions():
     st.cache_data.clear()
     first = new_app(text="赤ちゃんがナク")
     first.run()
-    calls, remove = count_model_calls(shell.get_model("tiny-random").model)
+    calls, remove = count_model_calls(data.get_model("tiny-random").model)
     try:
         for _ in range(3):
             other = new_app(text="赤ちゃんがナク")
@@ -52,14 +52,14 @@ def test_another_model_frees_the_previous_one_but_never_the_class_model(tiny, tm
     for name in ("a", "b", "c"):
         tiny.model.save_pretrained(tmp_path / name, safe_serialization=True)
         tiny.tokenizer.save_pretrained(tmp_path / name)
-    builtin = shell.get_model("tiny-random")
-    first = weakref.ref(shell.get_model("a").model)
+    builtin = data.get_model("tiny-random")
+    first = weakref.ref(data.get_model("a").model)
     for name in ("b", "c"):  # what students might type, one after another
-        shell.get_model(name)
+        data.get_model(name)
     gc.collect()
     assert first() is None, "the model no one uses any more is freed"
-    assert shell.get_model("tiny-random") is builtin, "the built-in models stay loaded"
-    assert shell.get_model("c") is shell.get_model("c"), "one copy of the current other model"
+    assert data.get_model("tiny-random") is builtin, "the built-in models stay loaded"
+    assert data.get_model("c") is data.get_model("c"), "one copy of the current other model"
 
 
 def test_the_gate_counts_who_is_waiting():
@@ -102,7 +102,7 @@ def test_the_start_up_hook_warms_up_in_the_background(monkeypatch):
     import importlib
 
     started = threading.Event()
-    monkeypatch.setattr(shell, "warm_start", started.set)
+    monkeypatch.setattr(data, "warm_start", started.set)
     viz_app = importlib.import_module("viz_app")  # as `streamlit run` imports it: not as __main__
     assert isinstance(viz_app.app, st.App)
 
@@ -117,12 +117,12 @@ def test_the_start_up_hook_warms_up_in_the_background(monkeypatch):
 def test_examples_are_precomputed_at_start_up(capsys):
     st.cache_data.clear()
     st.cache_resource.clear()
-    shell.warm_start("tiny-random")  # what the start-up hook runs, before anyone visits
+    data.warm_start("tiny-random")  # what the start-up hook runs, before anyone visits
     assert "ready for the class" in capsys.readouterr().err
-    calls, remove = count_model_calls(shell.get_model("tiny-random").model)
+    calls, remove = count_model_calls(data.get_model("tiny-random").model)
     try:
         for example in load_sentences():
-            shell.get_analysis("tiny-random", example.text, False, False)  # as the explorer asks
+            data.get_analysis("tiny-random", example.text)  # as the explorer asks
         assert calls == []
     finally:
         remove()
@@ -132,11 +132,11 @@ def test_examples_are_precomputed_at_start_up(capsys):
 def test_memory_after_200_sentences_stays_within_a_gigabyte(gemma):
     st.cache_data.clear()
     process = psutil.Process()
-    shell.get_analysis("gemma-3-270m", "最初の文です。")
+    data.get_analysis("gemma-3-270m", "最初の文です。")
     gc.collect()
     after_first = process.memory_info().rss
     for i in range(200):
-        shell.get_analysis("gemma-3-270m", f"{i}番目の文では、鳥が{i % 7}回ナク。")
+        data.get_analysis("gemma-3-270m", f"{i}番目の文では、鳥が{i % 7}回ナク。")
     gc.collect()
     grown = process.memory_info().rss - after_first
     print(f"RSS grew by {grown / 2**20:.0f} MiB over 200 sentences")

@@ -9,16 +9,9 @@ import streamlit as st
 from components import figures
 from components.analysis import Analysis
 from components.export import analysis_to_json, head_to_csv
-from components.sampling import top_tokens
-from components.ui import shell
+from components.pages import FIGURE_CHOICES
+from components.ui import charts, shell
 from components.ui.shell import tr
-from components.views import head_view, prefix_text, shorten_left
-
-PLOTLY_CONFIG = {
-    "displaylogo": False,
-    "toImageButtonOptions": {"format": "png", "scale": 2, "filename": "attention-classroom"},
-    "modeBarButtonsToRemove": ["select2d", "lasso2d"],
-}
 
 
 #: up to this many morphemes the strip reads across the page, like the sentence
@@ -49,23 +42,11 @@ def render_morphemes(analysis: Analysis) -> None:
         if shell.projector():  # a figure, so the type can be large
             rows = [[name, *table.loc[name].tolist()] for name in table.index]
             fig = figures.table_figure(["", *table.columns], rows, font_size=shell.font_size())
-            st.plotly_chart(fig, key="morpheme_strip_large", config=PLOTLY_CONFIG, theme=None)
+            charts.show(fig, "morpheme_strip_large")
         else:  # a real HTML table: text a student can read, select and copy
             # a long sentence reads down the page, one morpheme per row, instead of squeezing
             st.table(shell.md_frame(table if table.shape[1] <= STRIP_ACROSS else table.T))
     st.text(tr("tokens_line", tokens=" | ".join(analysis.token_labels)))
-
-
-def build_head_figure(analysis: Analysis, layer: int, head: int, view: str, hide_sink: bool, font_size: int = 13):
-    """The head heatmap as shown on the explorer (and in lessons)."""
-    hv = head_view(analysis, layer, head, view, hide_sink)
-    fig = figures.attention_heatmap(
-        hv.weights, hv.masked, hv.query_labels, hv.key_labels,
-        title=tr("heatmap_title", layer=layer, head=head),
-        value_name=tr("weight"), masked_name=tr("masked_legend"), masked_hover=tr("masked_hover"),
-        axis_query=tr("axis_query"), axis_key=tr("axis_key"), font_size=font_size,
-    )
-    return hv, fig
 
 
 @st.fragment
@@ -80,11 +61,10 @@ def render_detail(analysis: Analysis) -> None:
     )
     c4.toggle(tr("hide_sink"), key="hide_sink", help=tr("hide_sink_help"))
     view = st.session_state.get("view") or "token"
-    hv, fig = build_head_figure(
+    hv, fig = charts.head_figure(
         analysis, st.session_state["layer"], st.session_state["head"], view, st.session_state["hide_sink"],
-        font_size=shell.font_size(),
     )
-    st.plotly_chart(fig, key="head_heatmap", config=PLOTLY_CONFIG, theme=None)
+    charts.show(fig, "head_heatmap")
     st.caption(tr("heatmap_caption"))
     st.download_button(
         tr("export_csv"), data=head_to_csv(hv), file_name=f"attention-L{hv.layer}-H{hv.head}-{hv.view}.csv",
@@ -111,10 +91,7 @@ def render_overview(analysis: Analysis) -> None:
         analysis.attentions, analysis.masked, axis_layer=tr("layer"), axis_head=tr("head"),
         value_name=tr("weight"), hover_name=tr("overview_hover"), font_size=shell.font_size() - 1,
     )
-    st.plotly_chart(
-        fig, key="overview", on_select=_open_clicked_head, selection_mode="points",
-        config=PLOTLY_CONFIG, theme=None, width="content",
-    )
+    charts.show(fig, "overview", on_select=_open_clicked_head, selection_mode="points", width="content")
 
 
 @st.fragment
@@ -122,11 +99,8 @@ def render_next_token(analysis: Analysis) -> None:
     """Position, temperature and top-k re-score cached logits; no model run."""
     st.subheader(tr("next_header"))
     labels = analysis.token_labels
-    last = analysis.n_tokens - 1
-    if st.session_state.get("_pos_for") != (analysis.model_id, analysis.text):
-        if not st.session_state.pop("_link_pos", False):  # a shared link names its position
-            st.session_state["pos"] = last  # a new sentence starts at its end
-        st.session_state["_pos_for"] = (analysis.model_id, analysis.text)
+    # a new sentence starts at its end, unless a link or a lesson named the position
+    shell.follow_input("pos", (analysis.model_id, analysis.text), lambda: analysis.n_tokens - 1)
     shell.clamp_state("pos", analysis.n_tokens)
     st.select_slider(
         tr("position"), options=list(range(analysis.n_tokens)), key="pos",
@@ -135,15 +109,8 @@ def render_next_token(analysis: Analysis) -> None:
     c1, c2 = st.columns(2)
     c1.slider(tr("temperature"), 0.1, 2.0, step=0.05, key="temperature", help=tr("temperature_help"))
     c2.number_input(tr("top_k"), min_value=1, max_value=50, step=1, key="top_k")
-    pos = st.session_state["pos"]
-    temperature = float(st.session_state["temperature"])
-    candidates = top_tokens(analysis.next_logits, pos, analysis.labels, temperature, int(st.session_state["top_k"]))
-    prefix = prefix_text(analysis, pos)
-    fig = figures.next_token_figure(
-        candidates, title=tr("next_title", prefix=shorten_left(prefix), temperature=f"{temperature:g}"), value_name=tr("prob"),
-        font_size=shell.font_size(),
-    )
-    st.plotly_chart(fig, key="next_tokens", config=PLOTLY_CONFIG, theme=None)
+    fig = charts.next_figure(analysis, st.session_state["pos"], float(st.session_state["temperature"]))
+    charts.show(fig, "next_tokens")
     shell.sync_url()
 
 
@@ -156,7 +123,6 @@ def render_exports(analysis: Analysis) -> None:
     st.caption(tr("export_png"))
 
 
-SECTIONS = ("detail", "next", "strip", "overview")
 #: past this many tokens the head in detail takes the page's whole width
 WIDE_AFTER = 24
 
@@ -169,7 +135,7 @@ def render() -> None:
     if analysis is not None and shell.projector():
         # one figure at a time, large enough for the back of the room
         choice = st.segmented_control(
-            tr("show_figure"), SECTIONS, key="figure", required=True, format_func=lambda s: tr(f"figure_{s}"),
+            tr("show_figure"), FIGURE_CHOICES["figure"], key="figure", required=True, format_func=lambda s: tr(f"figure_{s}"),
         )
         {"detail": render_detail, "next": render_next_token, "strip": render_morphemes,
          "overview": render_overview}[choice or "detail"](analysis)

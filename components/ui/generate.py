@@ -6,21 +6,10 @@ import pandas as pd
 import streamlit as st
 
 from components import figures
-from components.analysis import AnalysisError
-from components.generation import Generation, Settings, extend, start
-from components.ui import shell
-from components.ui.explorer import PLOTLY_CONFIG
+from components.generation import Generation, Settings
+from components.inference import AnalysisError
+from components.ui import charts, data, shell
 from components.ui.shell import tr
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def get_generation(model_id: str, prompt: str, n_steps: int, settings: Settings) -> Generation:
-    """Step n is step n-1 plus one token, so each click costs one forward pass."""
-    loaded = shell.get_model(model_id)
-    if n_steps == 0:
-        return start(loaded, prompt)
-    previous = get_generation(model_id, prompt, n_steps - 1, settings)
-    return previous if previous.finished else extend(loaded, previous, settings)
 
 
 def _change_steps(delta: int) -> None:
@@ -75,7 +64,7 @@ def render_generation(gen: Generation, n_layers: int, n_heads: int) -> None:
         labels, step.attention[layer, head].tolist(), title=tr("gen_row", token=step.text, layer=layer, head=head),
         value_name=tr("weight"), highlight=len(labels) - 1, font_size=fs,
     )
-    shell.render_figures([dist, row], "gen_figs", names=[tr("gen_fig_dist"), tr("gen_fig_row")])
+    charts.render_figures([dist, row], "gen_figs", names=[tr("gen_fig_dist"), tr("gen_fig_row")])
     st.dataframe(
         pd.DataFrame({
             tr("gen_step"): list(range(1, len(gen.steps) + 1)),
@@ -93,13 +82,11 @@ def render() -> None:
     if loaded is None:
         return
     prompt = st.session_state.get("text", "")
-    if st.session_state.get("_gen_for") != (loaded.model_id, prompt):
-        if not st.session_state.pop("_link_steps", False):  # a shared link names its steps
-            st.session_state["gen_steps"] = 0  # a new prompt starts from nothing
-        st.session_state["_gen_for"] = (loaded.model_id, prompt)
+    # a new prompt starts from nothing, unless a link named its steps
+    shell.follow_input("gen_steps", (loaded.model_id, prompt), lambda: 0)
     try:
         with st.spinner(shell.busy_message()):
-            gen = get_generation(loaded.model_id, prompt, int(st.session_state.get("gen_steps", 0)), settings_from_state())
+            gen = data.get_generation(loaded.model_id, prompt, int(st.session_state.get("gen_steps", 0)), settings_from_state())
     except AnalysisError as exc:
         render_controls(finished=True)
         st.warning(shell.md_escape(shell.error_text(exc)))

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 from components import figures
-from components.analysis import AnalysisError, score_sentences
+from components.analysis import AnalysisError
 from components.homophones import find_candidates, load_homophones, parse_extra, parse_sentences, relative_probabilities, variants
-from components.ui import shell
-from components.ui.explorer import PLOTLY_CONFIG
+from components.ui import charts, data, shell
 from components.ui.shell import tr
+from components.views import drop_first_key
 
 MAX_SENTENCES = 12
 
@@ -19,14 +20,8 @@ def lens_names() -> list[str]:
     return [tr("hp_fig_scores"), tr("hp_fig_row")]
 
 
-@st.cache_data(max_entries=128, show_spinner=False)
-def get_scores(model_id: str, texts: tuple[str, ...]) -> tuple[float, ...]:
-    """Log-probabilities of whole sentences, cached across sessions."""
-    return tuple(s.logprob for s in score_sentences(shell.get_model(model_id), texts))
-
-
 def scores_figure(model_id: str, texts: tuple[str, ...], title: str):
-    logprobs = get_scores(model_id, texts)
+    logprobs = data.get_scores(model_id, texts)
     return figures.sentence_scores_figure(
         texts, relative_probabilities(logprobs).tolist(), list(logprobs), title=title,
         value_name=tr("relative_prob"), font_size=shell.font_size(),
@@ -61,6 +56,7 @@ def render_lens(loaded, analysis) -> list:
     layer, head = st.session_state["layer"], st.session_state["head"]
     unit = next(i for i, u in enumerate(analysis.units) if u.morpheme == cand.morpheme)
     weights = analysis.unit_attentions[:, :, unit, : unit + 1]  # [layer, head, key_unit]: itself and before
+    seen = np.zeros(unit + 1, dtype=bool)  # [key_unit]: the word and every word before it are visible
     c3, c4 = st.columns(2)
     mean = c3.toggle(tr("hp_mean"), key="hp_mean", help=tr("hp_mean_help"))
     hide = c4.toggle(tr("hide_sink"), key="hide_sink", help=tr("hide_sink_help"))
@@ -68,7 +64,7 @@ def render_lens(loaded, analysis) -> list:
     where = tr("hp_all_heads") if mean else tr("heatmap_title", layer=layer, head=head)
     labels = analysis.unit_labels[: unit + 1]
     if hide and unit > 0:  # drop the first column and renormalise, as on the explorer
-        row = row[1:] / max(float(row[1:].sum()), 1e-12)
+        row, _ = drop_first_key(row, seen)
         labels = labels[1:]
     row_fig = figures.column_bars_figure(
         labels, row.tolist(), title=tr("hp_row_title", word=cand.surface, where=where),
@@ -76,7 +72,7 @@ def render_lens(loaded, analysis) -> list:
     )
     if shell.projector():  # with the sentence comparison, one figure at a time
         return [score_fig, row_fig]
-    shell.render_figures([score_fig, row_fig], "hp_figs", names=lens_names())
+    charts.render_figures([score_fig, row_fig], "hp_figs", names=lens_names())
     return []
 
 
@@ -94,9 +90,9 @@ def render_pairs(loaded, lens_figs: list) -> None:
             st.warning(shell.md_escape(shell.error_text(exc)))
     if shell.projector() and figs:
         names = lens_names()[: len(lens_figs)] + [tr("pairs_title")] * (len(figs) - len(lens_figs))
-        shell.render_figures(figs, "hp_projector", names=names)
+        charts.render_figures(figs, "hp_projector", names=names)
     elif len(figs) > len(lens_figs):
-        st.plotly_chart(figs[-1], key="pairs_scores", config=PLOTLY_CONFIG, theme=None)
+        charts.show(figs[-1], "pairs_scores")
 
 
 def render() -> None:

@@ -7,51 +7,14 @@ import numpy as np
 import streamlit as st
 
 from components import figures
-from components.alignment import token_label
-from components.analysis import AnalysisError, run_forward, tokenize
-from components.icl import (
-    Task,
-    build_prompt,
-    few_shot_curve,
-    induction_scores,
-    line_attention,
-    load_tasks,
-    parse_pairs,
-    repeated_random_tokens,
-    shuffle_answers,
-)
-from components.ui import shell
+from components.icl import Task, build_prompt, load_tasks, parse_pairs, shuffle_answers
+from components.inference import AnalysisError
 from components.sampling import TokenProb
-from components.ui.explorer import PLOTLY_CONFIG
+from components.ui import charts, data, shell
 from components.ui.shell import tr
 
 INDUCTION_LENGTH = 30
 CUSTOM = "custom"
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def get_curve(model_id: str, pairs: tuple, query: str, answer: str) -> tuple:
-    return few_shot_curve(shell.get_model(model_id), pairs, query, answer)
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def get_line_attention(model_id: str, pairs: tuple, query: str) -> tuple[np.ndarray, tuple[str, ...], tuple[str, ...]]:
-    """``[layer, part]`` attention of the final position, the part names, and the token labels."""
-    loaded = shell.get_model(model_id)
-    prompt = build_prompt(pairs, query)
-    tokens = tokenize(loaded, prompt.text)
-    parts, names = line_attention(run_forward(loaded, [t.id for t in tokens]).attentions, tokens, prompt)
-    return parts, names, tuple(token_label(t) for t in tokens)
-
-
-@st.cache_data(max_entries=8, show_spinner=False)
-def get_induction(model_id: str, length: int, seed: int) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
-    """Induction scores ``[layer, head]``, and the attentions ``[layer, head, q, k]`` of the repeated sequence."""
-    loaded = shell.get_model(model_id)
-    ids = repeated_random_tokens(loaded, length, seed)
-    att = run_forward(loaded, ids).attentions
-    offset = len(ids) - 2 * length
-    return induction_scores(att, length, offset), att, ids
 
 
 def _apply_task() -> None:
@@ -84,11 +47,11 @@ def render_induction(loaded) -> list:
     st.subheader(tr("induction_header"))
     st.caption(tr("induction_explain"))
     if st.button(tr("induction_run"), key="induction_run"):
-        st.session_state["induction_for"] = loaded.model_id
-    if st.session_state.get("induction_for") != loaded.model_id:
+        st.session_state["_induction_for"] = loaded.model_id
+    if st.session_state.get("_induction_for") != loaded.model_id:
         return []
     seed = int(st.session_state.get("seed", 0))
-    scores, att, ids = get_induction(loaded.model_id, INDUCTION_LENGTH, seed)
+    scores, att, ids = data.get_induction(loaded.model_id, INDUCTION_LENGTH, seed)
     layer, head = (int(i) for i in np.unravel_index(np.argmax(scores), scores.shape))
     fs = shell.font_size()
     heat = figures.matrix_figure(
@@ -98,11 +61,9 @@ def render_induction(loaded) -> list:
     )
     n = len(ids)
     labels = [f"t{i}" for i in range(n)]
-    pattern = figures.attention_heatmap(
+    pattern = charts.heatmap(
         att[layer, head], np.triu(np.ones((n, n), dtype=bool), 1), labels, labels,
-        title=tr("induction_best", layer=layer, head=head, score=f"{scores[layer, head]:.2f}"),
-        value_name=tr("weight"), masked_name=tr("masked_legend"), masked_hover=tr("masked_hover"),
-        axis_query=tr("axis_query"), axis_key=tr("axis_key"), font_size=fs - 2,
+        tr("induction_best", layer=layer, head=head, score=f"{scores[layer, head]:.2f}"), font_size=fs - 2,
     )
     ranked = np.argsort(-scores, axis=None)[:5]
     st.text("  ".join(
@@ -110,7 +71,7 @@ def render_induction(loaded) -> list:
     ))
     if shell.projector():
         return [heat, pattern]
-    shell.render_figures([heat, pattern], "induction")
+    charts.render_figures([heat, pattern], "induction")
     return []
 
 
@@ -123,14 +84,14 @@ def render() -> None:
         st.info(tr("icl_need"))
         figs = render_induction(loaded)
         if figs:
-            shell.render_figures(figs, "induction")
+            charts.render_figures(figs, "induction")
         return
     prompt = build_prompt(pairs, query)
     try:
-        parts, names, token_labels = get_line_attention(loaded.model_id, pairs, query)
-        curve = get_curve(loaded.model_id, pairs, query, answer)
+        parts, names, token_labels = data.get_line_attention(loaded.model_id, pairs, query)
+        curve = data.get_curve(loaded.model_id, pairs, query, answer)
         shuffled = (
-            get_curve(loaded.model_id, shuffle_answers(pairs, int(st.session_state.get("seed", 0))), query, answer)
+            data.get_curve(loaded.model_id, shuffle_answers(pairs, int(st.session_state.get("seed", 0))), query, answer)
             if st.session_state.get("icl_shuffled") else None
         )
     except AnalysisError as exc:
@@ -159,10 +120,10 @@ def render() -> None:
     )
     if shell.projector():  # every figure of the page behind one picker
         induction = render_induction(loaded)
-        shell.render_figures([few_shot, over_text, looks, *induction], "icl_projector")
+        charts.render_figures([few_shot, over_text, looks, *induction], "icl_projector")
     else:
-        shell.render_figures([few_shot, over_text], "icl_figs")
-        st.plotly_chart(looks, key="icl_layers", config=PLOTLY_CONFIG, theme=None)
+        charts.render_figures([few_shot, over_text], "icl_figs")
+        charts.show(looks, "icl_layers")
         if best is not None:
             st.caption(shell.md_escape(tr("icl_most", line=names[best])))
         render_induction(loaded)

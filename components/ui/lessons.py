@@ -4,24 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components import figures
-from components.analysis import AnalysisError
+from components.inference import AnalysisError
 from components.lessons import Lesson, check_claim, load_lessons
-from components.sampling import top_tokens
-from components.ui import shell
-from components.ui.explorer import PLOTLY_CONFIG, build_head_figure
-from components.ui.mask import stage_figures
+from components.pages import PAGES, figure_key, needs_mask_views
+from components.ui import charts, data, shell
+from components.ui.charts import head_figure, stage_figures
 from components.ui.shell import tr
-from components.views import prefix_text, shorten_left
-
-PAGE_FILES = {
-    "explorer": "components/ui/explorer.py",
-    "mask": "components/ui/mask.py",
-    "lessons": "components/ui/lessons.py",
-    "generate": "components/ui/generate.py",
-    "homophones": "components/ui/homophones.py",
-    "icl": "components/ui/icl.py",
-}
 
 
 #: what opening a lesson sets and a shared link may set otherwise
@@ -34,12 +22,9 @@ def apply_lesson(lesson: Lesson) -> None:
     state["text"] = lesson.text
     state["layer"], state["head"], state["view"] = lesson.layer, lesson.head, lesson.view
     state["temperature"] = lesson.temperature
-    state["pos"], state["_link_pos"] = lesson.pos, True
-    state["mask_pos"], state["_link_mask_pos"] = lesson.pos, True
-    if lesson.figure in ("detail", "next", "strip", "overview"):
-        state["figure"] = lesson.figure
-    else:
-        state["mask_figure"] = lesson.figure
+    shell.pin("pos", lesson.pos)
+    shell.pin("mask_pos", lesson.pos)
+    state[figure_key(lesson.figure)] = lesson.figure
     state["reveal"] = False
     state["_lesson_applied"] = lesson.id
 
@@ -58,7 +43,7 @@ def render_claims(lesson: Lesson, loaded) -> None:
     """Each claim of the lesson, checked on the current model with its numbers."""
 
     def analyze(text: str, unmasked: bool):
-        return shell.get_analysis(loaded.model_id, text, unmasked and loaded.capture_ok, unmasked and loaded.capture_ok)
+        return data.get_analysis(loaded.model_id, text, mask_views=unmasked)
 
     def token_id(piece: str):
         tid = loaded.tokenizer.convert_tokens_to_ids(piece)
@@ -76,33 +61,23 @@ def render_claims(lesson: Lesson, loaded) -> None:
 
 def lesson_figures(lesson: Lesson, loaded) -> list:
     """The lesson's view, drawn inline."""
-    fs = shell.font_size()
     out = []
+    mask_views = needs_mask_views(lesson.page, lesson.figure) and loaded.capture_ok
     for text in lesson.sentences:
-        unmasked = lesson.figure in ("stages", "shift") and loaded.capture_ok
-        a = shell.get_analysis(loaded.model_id, text, unmasked, unmasked)
+        a = data.get_analysis(loaded.model_id, text, mask_views)
         layer, head = min(lesson.layer, a.n_layers - 1), min(lesson.head, a.n_heads - 1)
+        pos = min(lesson.pos, a.n_tokens - 1)
         if lesson.figure == "detail":
-            _, fig = build_head_figure(a, layer, head, lesson.view, False, font_size=fs)
-            fig.update_layout(title={"text": figures.safe(f"「{text}」 " + tr("heatmap_title", layer=layer, head=head))})
-            out.append(fig)
-        elif lesson.figure == "stages" and unmasked:
+            title = f"「{text}」 " + tr("heatmap_title", layer=layer, head=head)
+            out.append(head_figure(a, layer, head, lesson.view, title=title)[1])
+        elif lesson.figure == "stages" and mask_views:
             out.extend(stage_figures(a, layer, head))
-        elif lesson.figure in ("next", "shift"):
-            pos = min(lesson.pos, a.n_tokens - 1)
-            prefix = prefix_text(a, pos)
-            temperature = float(st.session_state.get("temperature", 1.0)) if lesson.figure == "next" else 1.0
-            sources = [("with_mask", a.next_logits)]
-            if lesson.figure == "shift" and unmasked:
-                sources.append(("without_mask", a.unmasked_next_logits))
-            for name, logits in sources:
-                title = tr("next_title", prefix=shorten_left(prefix), temperature=f"{temperature:g}")
-                if lesson.figure == "shift":
-                    title = f"{tr(name)}: {title}"
-                out.append(figures.next_token_figure(
-                    top_tokens(logits, pos, a.labels, temperature, int(st.session_state.get("top_k", 10))),
-                    title=title, value_name=tr("prob"), font_size=fs,
-                ))
+        elif lesson.figure == "shift" and mask_views:
+            out.extend(charts.masked_unmasked_bars(a, pos))
+        elif lesson.figure == "next":
+            out.append(charts.next_figure(a, pos, float(st.session_state.get("temperature", 1.0))))
+        elif lesson.figure == "shift":  # a model without the unmasked run: its masked prediction only
+            out.append(charts.next_figure(a, pos, label=tr("with_mask")))
     return out
 
 
@@ -141,14 +116,14 @@ def render() -> None:
         st.warning(shell.md_escape(shell.error_text(exc)))
         figs = []
     if figs:
-        shell.render_figures(figs, "lesson_fig")
+        charts.render_figures(figs, "lesson_fig")
     if st.toggle(tr("lesson_reveal"), key="reveal"):
         st.success(shell.md_escape(lesson.get("answer", lang)))
     render_claims(lesson, loaded)
     st.button(tr("lesson_open"), key="lesson_open", on_click=_open_view, args=(lesson.page,))
     target = st.session_state.pop("_open_page", None)
     if target:
-        st.switch_page(PAGE_FILES[target])
+        st.switch_page(PAGES[target])
     shell.render_licence(loaded)
 
 

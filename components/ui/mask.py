@@ -3,72 +3,28 @@ the model does when the mask is lifted."""
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
-from components import figures
 from components.analysis import Analysis
 from components.models import TINY_ID, ModelLoadError
-from components.sampling import top_tokens
-from components.ui import shell
-from components.ui.explorer import PLOTLY_CONFIG
+from components.pages import FIGURE_CHOICES
+from components.ui import charts, data, shell
+from components.ui.charts import comparison_figures, masked_unmasked_bars, shift_figure, stage_figures
 from components.ui.shell import tr
-from components.views import head_view, last_word_position, mask_stages, prediction_shifts, prefix_text, shorten_left
-
-def _symmetric(values: np.ndarray) -> float:
-    finite = np.abs(values[np.isfinite(values)])
-    return float(finite.max()) if finite.size else 1.0
-
-
-def _heatmap(weights, masked, labels, title, **kw):
-    return figures.attention_heatmap(
-        weights, masked, labels, labels, title=title, masked_name=tr("masked_legend"),
-        masked_hover=kw.pop("masked_hover", tr("masked_hover")), axis_query=tr("axis_query"),
-        axis_key=tr("axis_key"), font_size=shell.font_size() - 1, **kw,
-    )
-
-
-def stage_figures(analysis: Analysis, layer: int, head: int) -> list:
-    """Raw scores, masked scores, softmax weights: three figures, one colour range for the first two."""
-    stages = mask_stages(analysis, layer, head)
-    none = np.zeros_like(stages.masked)
-    span = _symmetric(stages.scores)
-    score_kw = dict(value_name=tr("score"), zmin=-span, zmax=span, colorscale=figures.DIFF_SCALE, value_format=".3f")
-    return [
-        _heatmap(stages.scores, none, stages.labels, tr("stage_scores"), **score_kw),
-        _heatmap(stages.scores, stages.masked, stages.labels, tr("stage_masked"), masked_hover=tr("minus_inf"), **score_kw),
-        _heatmap(stages.weights, stages.masked, stages.labels, tr("stage_weights"), value_name=tr("weight")),
-    ]
-
-
-def comparison_figures(analysis: Analysis, layer: int, head: int) -> list:
-    """Masked weights, unmasked weights and their difference for one head."""
-    masked = head_view(analysis, layer, head)
-    unmasked = head_view(
-        analysis, layer, head, attentions=analysis.unmasked_attentions, masked=np.zeros_like(analysis.masked[layer])
-    )
-    diff = unmasked.weights - masked.weights
-    span = max(_symmetric(diff), 1e-6)
-    labels = masked.query_labels
-    return [
-        _heatmap(masked.weights, masked.masked, labels, tr("with_mask"), value_name=tr("weight")),
-        _heatmap(unmasked.weights, unmasked.masked, labels, tr("without_mask"), value_name=tr("weight")),
-        _heatmap(diff, unmasked.masked, labels, tr("difference"), value_name=tr("difference_name"),
-                 zmin=-span, zmax=span, colorscale=figures.DIFF_SCALE),
-    ]
+from components.views import last_word_position, peek_message, prediction_shifts
 
 
 def render_stages(analysis: Analysis, key: str, layer: int, head: int) -> None:
     st.subheader(tr("stages_header"))
-    shell.render_figures(stage_figures(analysis, layer, head), f"{key}_stages",
+    charts.render_figures(stage_figures(analysis, layer, head), f"{key}_stages",
                 ("stage_scores_note", "stage_masked_note", "stage_weights_note"))
 
 
 def render_compare(analysis: Analysis, key: str, layer: int, head: int) -> None:
     st.subheader(tr("unmasked_header"))
     st.caption(tr("unmasked_intro"))
-    shell.render_figures(comparison_figures(analysis, layer, head), f"{key}_compare")
+    charts.render_figures(comparison_figures(analysis, layer, head), f"{key}_compare")
 
 
 def render_heads(analysis: Analysis, key: str, layer: int, head: int) -> None:
@@ -106,28 +62,6 @@ def shift_table(analysis: Analysis) -> pd.DataFrame:
     )
 
 
-def next_token_bars(analysis: Analysis, pos: int, font_size: int) -> list:
-    """The next-token distribution at ``pos``, with and without the mask."""
-    k = int(st.session_state.get("top_k", 10))
-    prefix = prefix_text(analysis, pos)
-    return [
-        figures.next_token_figure(
-            top_tokens(logits, pos, analysis.labels, 1.0, k),
-            title=f"{tr(name)}: " + tr("next_title", prefix=shorten_left(prefix), temperature="1"), value_name=tr("prob"),
-            font_size=font_size,
-        )
-        for logits, name in ((analysis.next_logits, "with_mask"), (analysis.unmasked_next_logits, "without_mask"))
-    ]
-
-
-def shift_figure(analysis: Analysis, pos: int, font_size: int):
-    """How much probability lifting the mask moved at each position, ``pos`` highlighted."""
-    return figures.column_bars_figure(
-        analysis.token_labels, analysis.unmasked_shift, title=tr("shift_title"), value_name=tr("moved"),
-        highlight=pos, y_max=1.1, font_size=font_size,
-    )
-
-
 def render_shift_table(analysis: Analysis, key: str) -> None:
     st.dataframe(
         shift_table(analysis), key=key, hide_index=True, width="stretch",
@@ -144,31 +78,28 @@ def shift_names() -> list[str]:
 def render_shift(analysis: Analysis) -> None:
     st.subheader(tr("shift_header"))
     labels = analysis.token_labels
-    if st.session_state.get("_mask_pos_for") != (analysis.model_id, analysis.text):
-        if not st.session_state.pop("_link_mask_pos", False):  # a shared link names its position
-            # start where the model predicts the last word (鳥が in 鳥がナク)
-            st.session_state["mask_pos"] = last_word_position(analysis)
-        st.session_state["_mask_pos_for"] = (analysis.model_id, analysis.text)
+    # start where the model predicts the last word (鳥が in 鳥がナク), unless a link named the position
+    shell.follow_input("mask_pos", (analysis.model_id, analysis.text), lambda: last_word_position(analysis))
     shell.clamp_state("mask_pos", analysis.n_tokens)
     pos = st.session_state["mask_pos"]
-    fs = shell.font_size()
-    shift = shift_figure(analysis, pos, fs)
-    bars = next_token_bars(analysis, pos, fs)
+    shift = shift_figure(analysis, pos)
+    bars = masked_unmasked_bars(analysis, pos)
+
+    def position_picker() -> None:
+        st.select_slider(
+            tr("pick_position"), options=list(range(analysis.n_tokens)), key="mask_pos",
+            format_func=lambda i: f"{i}: {labels[i]}",
+        )
+
     if shell.projector():  # one figure at a time; the table is small type, so it stays off the screen
-        st.select_slider(
-            tr("pick_position"), options=list(range(analysis.n_tokens)), key="mask_pos",
-            format_func=lambda i: f"{i}: {labels[i]}",
-        )
-        shell.render_figures([shift, *bars], "shift_figs", names=shift_names())
+        position_picker()
+        charts.render_figures([shift, *bars], "shift_figs", names=shift_names())
     else:
-        st.plotly_chart(shift, key="shift", config=PLOTLY_CONFIG, theme=None)
+        charts.show(shift, "shift")
         render_shift_table(analysis, "shift_table")
-        st.select_slider(
-            tr("pick_position"), options=list(range(analysis.n_tokens)), key="mask_pos",
-            format_func=lambda i: f"{i}: {labels[i]}",
-        )
+        position_picker()
         for column, fig, key in zip(st.columns(2), bars, ("next_masked", "next_unmasked")):
-            column.plotly_chart(fig, key=key, config=PLOTLY_CONFIG, theme=None)
+            charts.show(fig, key, container=column)
     st.info(shell.md_escape(peek_explanation(analysis, pos)))
     shell.sync_url()
 
@@ -176,23 +107,15 @@ def render_shift(analysis: Analysis) -> None:
 def peek_explanation(analysis: Analysis, pos: int) -> str:
     """Why the prediction at ``pos`` means little once the future is visible,
     told with this sentence's own words and numbers."""
-    shift = prediction_shifts(analysis)[pos]
-    future = analysis.text[len(shift.prefix):] if analysis.text.startswith(shift.prefix) else ""
-    if not future:
-        return tr("peek_last", prefix=shift.prefix or "<bos>")
-    same = shift.masked_top.text == shift.unmasked_top.text
-    return tr(
-        "peek_explanation_same" if same else "peek_explanation", prefix=shift.prefix or "<bos>", future=future,
-        masked=shift.masked_top.text, unmasked=shift.unmasked_top.text, moved=f"{shift.moved:.2f}",
-    )
+    key, params = peek_message(analysis.text, prediction_shifts(analysis)[pos])
+    return tr(key, **params)
 
 
 def render_untrained() -> None:
     st.subheader(tr("untrained_header"))
     st.caption(tr("untrained_note"))
     try:
-        tiny = shell.get_model(TINY_ID)
-        analysis = shell.get_analysis(tiny.model_id, st.session_state.get("_good_text") or shell.DEFAULT_TEXT, True, True)
+        analysis = data.get_analysis(TINY_ID, st.session_state.get("_good_text") or shell.DEFAULT_TEXT, mask_views=True)
     except (ModelLoadError, ValueError) as exc:
         st.warning(shell.md_escape(shell.error_text(exc)))
         return
@@ -202,10 +125,9 @@ def render_untrained() -> None:
     render_heads(analysis, "tiny", layer, head)
     # what lifting the mask does to its predictions, as for the trained model
     pos = last_word_position(analysis)
-    fs = shell.font_size()
     st.subheader(tr("shift_header"))
-    shell.render_figures([shift_figure(analysis, pos, fs), *next_token_bars(analysis, pos, fs)], "tiny_shift",
-                         names=shift_names())
+    charts.render_figures([shift_figure(analysis, pos), *masked_unmasked_bars(analysis, pos)], "tiny_shift",
+                          names=shift_names())
     render_shift_table(analysis, "tiny_shift_table")
     st.info(shell.md_escape(peek_explanation(analysis, pos)))
 
@@ -218,10 +140,10 @@ def render() -> None:
         st.warning(tr("err_no_capture"))
         shell.render_licence(loaded)
         return
-    analysis = shell.analyse_current(loaded, scores=True, unmasked=True)
+    analysis = shell.analyse_current(loaded, mask_views=True)
     if analysis is not None and shell.projector():
         choice = st.segmented_control(
-            tr("show_figure"), ("stages", "compare", "shift"), key="mask_figure", required=True,
+            tr("show_figure"), FIGURE_CHOICES["mask_figure"], key="mask_figure", required=True,
             format_func=lambda s: tr(f"figure_{s}"),
         )
         if choice == "shift":

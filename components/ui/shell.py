@@ -1,24 +1,24 @@
-"""What every page shares: state defaults, the sidebar, the sentence box,
-and the cached model/analysis getters. Only ``components.ui`` calls ``st.*``."""
+"""The page shell: session state and the link protocol, the sidebar, the
+sentence box, loading the chosen model, and the messages every page shows.
+Only ``components.ui`` calls ``st.*``."""
 
 from __future__ import annotations
 
-import gc
-import html
 import re
-import sys
-import threading
 import time
+from typing import Any, Callable
 
 import streamlit as st
 
-from components import figures, links, models
-from components.analysis import Analysis, AnalysisError, run_analysis
+from components import links, models
+from components.analysis import Analysis
 from components.examples import load_sentences
-from components.i18n import DEFAULT_LANG, LANGS, normalize_lang, t
+from components.i18n import DEFAULT_LANG, LANGS, STRINGS, normalize_lang, t
+from components.inference import MODEL_LOCK, AnalysisError
 from components.models import BUNDLED_ID, TINY_ID, ModelLoadError
+from components.ui import data
 
-DEFAULT_TEXT = "鳥がナク"
+DEFAULT_TEXT = data.DEFAULT_TEXT
 MODEL_CHOICES = (BUNDLED_ID, TINY_ID, "custom")
 
 #: widget values that every page shares; they survive page switches
@@ -52,6 +52,23 @@ DEFAULTS = {
 #: widgets of one page whose values must survive a visit to another page
 KEPT = ("lesson", "icl_task", "icl_demos", "icl_query", "icl_answer", "hp_word", "mask_pos")
 
+#: What a session keeps besides widget values, and why each must live per session
+#: (tests check that the pages use no other underscored keys).
+SESSION_NOTES = {
+    "_started": "the link a session was opened with is read once, on its first run",
+    "_page": "the page on screen, so that the address bar names it",
+    "_link_page": "the page a link named, opened once the router runs",
+    "_lesson_link": "a lesson link's own settings, applied over the lesson's defaults when it opens",
+    "_lesson_applied": "the lesson whose view was opened, so a visit elsewhere does not re-open it over the teacher's",
+    "_open_page": "the page the lesson's 'open this view' button asked for, switched to after the click",
+    "_pinned": "widgets a link or a lesson set for its sentence, which the new sentence must not reset",
+    "_input_of": "the (model, sentence) that each sentence-bound widget was last set for",
+    "_good_text": "the last sentence that analysed, shown again while a new one cannot be",
+    "_good_model": "the last model that loaded, used while a chosen one cannot be",
+    "_icl_applied": "the few-shot task whose demonstrations fill the boxes, so typed edits are kept",
+    "_induction_for": "the model whose induction heads were asked for (the search runs on a click)",
+}
+
 # ------------------------------------------------------------------ helpers
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>$~^=:&])")
@@ -79,6 +96,36 @@ def tr(key: str, **params) -> str:
     return t(key, lang(), **params)
 
 
+# ------------------------------------------------------- state and links
+
+
+def pin(key: str, value: Any) -> None:
+    """Set a sentence-bound widget (a position, a number of steps) for the
+    sentence about to be shown, so :func:`follow_input` keeps it once."""
+    st.session_state[key] = value
+    st.session_state.setdefault("_pinned", set()).add(key)
+
+
+def follow_input(key: str, source: tuple, reset: Callable[[], Any]) -> None:
+    """The link protocol for a widget that belongs to one input (a position
+    belongs to its sentence): when ``source`` (model, sentence) changes, the
+    widget goes back to ``reset()`` (a new sentence starts at its end), unless
+    a link or a lesson pinned it for this input; then its value is kept once."""
+    seen = st.session_state.setdefault("_input_of", {})
+    if seen.get(key) == source:
+        return
+    pinned = st.session_state.setdefault("_pinned", set())
+    if key in pinned:
+        pinned.discard(key)
+    else:
+        st.session_state[key] = reset()
+    seen[key] = source
+
+
+#: link fields that pin a sentence-bound widget (a position belongs to its sentence)
+_PINNED_BY_LINK = {"pos": ("pos", "mask_pos"), "gen_steps": ("gen_steps",)}
+
+
 def apply_link(state: dict) -> None:
     """Put a shared link's view into the widget state (before any widget exists)."""
     for key, value in state.items():
@@ -89,11 +136,9 @@ def apply_link(state: dict) -> None:
                 st.session_state["model"], st.session_state["model_path"] = "custom", value
         elif key == "page":
             st.session_state["_link_page"] = value
-        elif key == "pos":  # the explorer's position, and the mask page's
-            st.session_state["pos"] = st.session_state["mask_pos"] = value
-            st.session_state["_link_pos"] = st.session_state["_link_mask_pos"] = True
-        elif key == "gen_steps":
-            st.session_state["gen_steps"], st.session_state["_link_steps"] = value, True
+        elif key in _PINNED_BY_LINK:  # the explorer's position is also the mask page's
+            for widget in _PINNED_BY_LINK[key]:
+                pin(widget, value)
         else:
             st.session_state[key] = value
 
@@ -102,8 +147,8 @@ def init_state() -> None:
     """On a session's first run, read the link it was opened with; then set
     defaults, and keep shared widget values across page switches (Streamlit
     forgets a widget's value when a page without it runs)."""
-    if "_session_started" not in st.session_state:
-        st.session_state["_session_started"] = True
+    if "_started" not in st.session_state:
+        st.session_state["_started"] = True
         linked = links.params_to_state(st.query_params.to_dict())
         apply_link(linked)
         if "lesson" in linked:  # the lesson opens its view; the link's own settings then win
@@ -147,115 +192,7 @@ def font_size() -> int:
     return 22 if projector() else 13
 
 
-# -------------------------------------------------------------- cached data
-
-
-def _load(model_id: str) -> models.LoadedModel:
-    gc.unfreeze()  # let a model evicted from its cache be collected
-    loaded = models.load_model(model_id, allow_paths=False)
-    # A loaded model and its tokenizer leave ~400k tracked objects behind; a
-    # full garbage collection then takes ~0.25 s and lands at random moments
-    # (a layer switch, say). Freezing moves them out of the collector's scans.
-    gc.collect()
-    gc.freeze()
-    return loaded
-
-
-@st.cache_resource(max_entries=2, show_spinner=False)
-def _get_builtin_model(model_id: str) -> models.LoadedModel:
-    return _load(model_id)
-
-
-@st.cache_resource(max_entries=1, show_spinner=False)
-def _get_other_model(model_id: str) -> models.LoadedModel:
-    return _load(model_id)
-
-
-@st.cache_data(ttl=30, show_spinner=False)
-def available_model_names() -> list[str]:
-    """What the "other" field accepts: models this machine already has."""
-    return sorted(models.available_models())
-
-
-def get_model(model_id: str) -> models.LoadedModel:
-    """One copy of each model for every session. The bundled model and the
-    untrained baseline always stay; every other model shares one slot, so
-    choosing another frees the previous one once no session still uses it,
-    and no one's choice can push the class's model out of memory."""
-    if model_id in (BUNDLED_ID, TINY_ID):
-        return _get_builtin_model(model_id)
-    return _get_other_model(model_id)
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def get_analysis(model_id: str, text: str, scores: bool = False, unmasked: bool = False) -> Analysis:
-    """Analyses are cached per (model, sentence, options) across sessions."""
-    return run_analysis(get_model(model_id), text, scores=scores, unmasked=unmasked)
-
-
 # ------------------------------------------------------------------ widgets
-
-
-@st.cache_resource(show_spinner=False)
-def start_warm_up(model_id: str) -> threading.Thread:
-    """Once per process and model: analyse the example sentences in the
-    background, so the whole class finds them ready."""
-
-    def work() -> None:
-        from components.lessons import load_lessons
-
-        jobs = [(e.text, False) for e in load_sentences()]  # the explorer's examples first
-        for lesson in load_lessons():  # then what the lessons open, the mask page's runs included
-            heavy = lesson.page == "mask" or lesson.figure in ("stages", "shift")
-            jobs += [(text, heavy) for text in lesson.sentences]
-        jobs.append((DEFAULT_TEXT, True))
-        for text, heavy in dict.fromkeys(jobs):
-            try:
-                get_analysis(model_id, text, heavy, heavy)
-            except Exception:  # a warm-up must never take the app down
-                pass
-
-    # not a daemon: at exit the interpreter waits for it (seconds) instead of
-    # killing it inside a torch call, which aborts the process
-    thread = threading.Thread(target=work, name=f"warm-up-{model_id}", daemon=False)
-    thread.start()
-    return thread
-
-
-#: how the start-up preparation is going, for a visitor who arrives meanwhile
-STARTUP = {"running": False, "fraction": 0.0, "stage": "check"}
-
-
-def warm_start(model_id: str = BUNDLED_ID) -> None:
-    """At server start, before anyone visits: prepare the bundled model (once
-    per machine, a hash check afterwards), load it, and analyse the examples."""
-
-    told = {"done"}
-
-    def report(fraction: float, stage: str) -> None:
-        if stage not in told:  # the teacher's terminal follows along
-            told.add(stage)
-            print(f"Attention Classroom: preparing the bundled model: {t(f'stage_{stage}', 'en')} "
-                  f"({fraction:.0%})", file=sys.stderr, flush=True)
-        STARTUP.update(fraction=fraction, stage=stage)
-
-    began = time.perf_counter()
-    STARTUP["running"] = True
-    try:
-        if model_id == BUNDLED_ID:
-            models.prepare_bundled(progress=report)
-        get_model(model_id)
-    except Exception as exc:  # the first visitor is told what failed, in the page
-        print(f"Attention Classroom: could not warm up {model_id}: {exc}", file=sys.stderr, flush=True)
-        return
-    finally:
-        STARTUP["running"] = False
-    start_warm_up(model_id).join()
-    print(
-        f"Attention Classroom: {model_id} loaded and the examples analysed "
-        f"{time.perf_counter() - began:.1f} s after start-up; ready for the class.",
-        file=sys.stderr, flush=True,
-    )
 
 
 def render_sidebar() -> None:
@@ -272,7 +209,7 @@ def render_sidebar() -> None:
         )
         if st.session_state.get("model") == "custom":
             st.text_input(tr("model_custom_field"), key="model_path", help=tr("model_custom_help"))
-            names = available_model_names()
+            names = data.available_model_names()
             if names:
                 st.caption(md_escape(tr("model_available", names=", ".join(names))))
             else:
@@ -313,8 +250,8 @@ def _prepare_with_progress() -> None:
         bar.progress(min(max(fraction, 0.0), 1.0), text=tr("preparing", stage=tr(f"stage_{stage}")))
 
     try:
-        while STARTUP["running"] and not models.verified_in_process():
-            report(STARTUP["fraction"], STARTUP["stage"])  # the start-up hook is preparing it
+        while data.STARTUP["running"] and not models.verified_in_process():
+            report(data.STARTUP["fraction"], data.STARTUP["stage"])  # the start-up hook is preparing it
             time.sleep(0.5)
         models.prepare_bundled(progress=report)
     finally:
@@ -332,7 +269,7 @@ def load_current_model() -> models.LoadedModel | None:
                 # prepare or rebuild it with a progress bar if it is missing or damaged
                 _prepare_with_progress()
             with st.spinner(tr("loading_model")):
-                loaded = get_model(model_id)
+                loaded = data.get_model(model_id)
         except ModelLoadError as exc:
             st.error(md_escape(tr("err_model", model=model_id, detail=error_text(exc))))
             continue
@@ -341,39 +278,33 @@ def load_current_model() -> models.LoadedModel | None:
             continue
         st.session_state["_good_model"] = model_id
         if model_id == BUNDLED_ID:
-            start_warm_up(model_id)
+            data.start_warm_up(model_id)
         return loaded
     return None
 
 
 def busy_message() -> str:
     """"Analysing", or, when other students' sentences are ahead, "waiting"."""
-    from components.analysis import MODEL_LOCK
-
     ahead = MODEL_LOCK.pending
     return tr("waiting", n=ahead) if ahead else tr("analysing")
 
 
 def error_text(exc: Exception) -> str:
     """A short message in the interface's language for anything that went wrong."""
-    from components.i18n import STRINGS
-
-    if isinstance(exc, AnalysisError) and exc.code in ("empty", "too_long", "no_tokens", "no_capture"):
+    if isinstance(exc, AnalysisError) and f"err_{exc.code}" in STRINGS:
         return tr(f"err_{exc.code}", **exc.params)
     if isinstance(exc, ModelLoadError) and f"load_{exc.code}" in STRINGS:
         return tr(f"load_{exc.code}", **exc.params)
     return tr("err_other", detail=str(exc))
 
 
-def analyse_current(loaded: models.LoadedModel, scores: bool = False, unmasked: bool = False) -> Analysis | None:
+def analyse_current(loaded: models.LoadedModel, mask_views: bool = False) -> Analysis | None:
     """The analysis of the sentence box, or, if it cannot be analysed, a short
     message and the last sentence that worked."""
     text = st.session_state.get("text", "")
-    if scores or unmasked:
-        scores = unmasked = loaded.capture_ok  # one cached entry serves both views
     try:
         with st.spinner(busy_message()):
-            analysis = get_analysis(loaded.model_id, text, scores, unmasked)
+            analysis = data.get_analysis(loaded.model_id, text, mask_views)
     except Exception as exc:  # AnalysisError, or anything a custom model raises
         st.warning(md_escape(error_text(exc)))
         good = st.session_state.get("_good_text")
@@ -381,7 +312,7 @@ def analyse_current(loaded: models.LoadedModel, scores: bool = False, unmasked: 
             return None
         st.info(md_escape(tr("showing_last_good", text=good)))
         try:
-            return get_analysis(loaded.model_id, good, scores, unmasked)
+            return data.get_analysis(loaded.model_id, good, mask_views)
         except Exception:
             return None
     st.session_state["_good_text"] = text
@@ -407,31 +338,6 @@ def render_head_pickers(n_layers: int, n_heads: int) -> None:
     clamp_state("head", n_heads)
     st.segmented_control(tr("layer"), list(range(n_layers)), key="layer", required=True)
     st.segmented_control(tr("head"), list(range(n_heads)), key="head", required=True)
-
-
-def render_figures(figs, key: str, notes: tuple[str, ...] = (), names: list[str] | None = None) -> None:
-    """Figures side by side; in projector view one at a time, picked by a control.
-
-    ``names`` label the picker; give them where titles change with the view
-    (a position, a temperature, a new token), or the pick would be lost."""
-    from components.ui.explorer import PLOTLY_CONFIG
-
-    if projector():
-        i = 0
-        if len(figs) > 1:  # a lone figure needs no picker
-            titles = names or [html.unescape(f.layout.title.text or str(k + 1)) for k, f in enumerate(figs)]
-            # titles carry the student's words: radio labels read Markdown, so make them literal
-            labels = [md_escape(title) for title in titles]
-            i = st.radio(tr("pick_figure"), range(len(figs)), key=f"{key}_pick", horizontal=True,
-                         format_func=lambda j: labels[j])
-        st.plotly_chart(figs[i], key=f"{key}_{i}", config=PLOTLY_CONFIG, theme=None)
-        if notes:
-            st.caption(tr(notes[i]))
-        return
-    for i, (column, fig) in enumerate(zip(st.columns(len(figs)), figs)):
-        column.plotly_chart(figures.fit_to_columns(fig, len(figs)), key=f"{key}_{i}", config=PLOTLY_CONFIG, theme=None)
-    for column, note in zip(st.columns(len(notes)) if notes else [], notes):
-        column.caption(tr(note))
 
 
 def page_start(title_key: str, intro_key: str, sentence_box: bool = True) -> models.LoadedModel | None:

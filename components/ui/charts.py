@@ -1,0 +1,144 @@
+"""Charts on the page: the Plotly config, :func:`show`, the projector's
+one-figure-at-a-time picker, and the figures several pages draw (a head, the
+three mask stages, masked vs unmasked, next-token bars, what moved)."""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import streamlit as st
+
+from components import figures
+from components.analysis import Analysis
+from components.sampling import top_tokens
+from components.ui import shell
+from components.ui.shell import tr
+from components.views import HeadView, head_view, mask_stages, prefix_text, shorten_left
+
+PLOTLY_CONFIG = {
+    "displaylogo": False,
+    "toImageButtonOptions": {"format": "png", "scale": 2, "filename": "attention-classroom"},
+    "modeBarButtonsToRemove": ["select2d", "lasso2d"],
+}
+
+
+def show(fig, key: str, container=None, **kwargs):
+    """Draw a figure with the house config (PNG export, no Streamlit theme).
+    ``kwargs`` go to ``st.plotly_chart`` (``on_select``, ``width`` ...)."""
+    return (container or st).plotly_chart(fig, key=key, config=PLOTLY_CONFIG, theme=None, **kwargs)
+
+
+def render_figures(figs, key: str, notes: tuple[str, ...] = (), names: list[str] | None = None) -> None:
+    """Figures side by side; in projector view one at a time, picked by a control.
+
+    ``names`` label the picker; give them where titles change with the view
+    (a position, a temperature, a new token), or the pick would be lost."""
+    if shell.projector():
+        i = 0
+        if len(figs) > 1:  # a lone figure needs no picker
+            titles = names or [html.unescape(f.layout.title.text or str(k + 1)) for k, f in enumerate(figs)]
+            # titles carry the student's words: radio labels read Markdown, so make them literal
+            labels = [shell.md_escape(title) for title in titles]
+            i = st.radio(tr("pick_figure"), range(len(figs)), key=f"{key}_pick", horizontal=True,
+                         format_func=lambda j: labels[j])
+        show(figs[i], f"{key}_{i}")
+        if notes:
+            st.caption(tr(notes[i]))
+        return
+    for i, (column, fig) in enumerate(zip(st.columns(len(figs)), figs)):
+        show(figures.fit_to_columns(fig, len(figs)), f"{key}_{i}", container=column)
+    for column, note in zip(st.columns(len(notes)) if notes else [], notes):
+        column.caption(tr(note))
+
+
+# ----------------------------------------------------------------- heatmaps
+
+
+def heatmap(weights, masked, query_labels, key_labels, title: str, **kw):
+    """An attention-like heatmap in the interface's words and type size."""
+    kw.setdefault("value_name", tr("weight"))
+    return figures.attention_heatmap(
+        weights, masked, query_labels, key_labels, title=title, masked_name=tr("masked_legend"),
+        masked_hover=kw.pop("masked_hover", tr("masked_hover")), axis_query=tr("axis_query"),
+        axis_key=tr("axis_key"), font_size=kw.pop("font_size", shell.font_size()), **kw,
+    )
+
+
+def head_figure(analysis: Analysis, layer: int, head: int, view: str = "token", hide_sink: bool = False,
+                title: str | None = None) -> tuple[HeadView, object]:
+    """One head's heatmap as the explorer and the lessons show it."""
+    hv = head_view(analysis, layer, head, view, hide_sink)
+    fig = heatmap(hv.weights, hv.masked, hv.query_labels, hv.key_labels,
+                  title if title is not None else tr("heatmap_title", layer=layer, head=head))
+    return hv, fig
+
+
+def _symmetric(values: np.ndarray) -> float:
+    finite = np.abs(values[np.isfinite(values)])
+    return float(finite.max()) if finite.size else 1.0
+
+
+def stage_figures(analysis: Analysis, layer: int, head: int) -> list:
+    """Raw scores, masked scores, softmax weights: three figures, one colour range for the first two."""
+    stages = mask_stages(analysis, layer, head)
+    none = np.zeros_like(stages.masked)
+    span = _symmetric(stages.scores)
+    fs = shell.font_size() - 1
+    score_kw = dict(value_name=tr("score"), zmin=-span, zmax=span, colorscale=figures.DIFF_SCALE,
+                    value_format=".3f", font_size=fs)
+    labels = stages.labels
+    return [
+        heatmap(stages.scores, none, labels, labels, tr("stage_scores"), **score_kw),
+        heatmap(stages.scores, stages.masked, labels, labels, tr("stage_masked"), masked_hover=tr("minus_inf"),
+                **score_kw),
+        heatmap(stages.weights, stages.masked, labels, labels, tr("stage_weights"), font_size=fs),
+    ]
+
+
+def comparison_figures(analysis: Analysis, layer: int, head: int) -> list:
+    """Masked weights, unmasked weights and their difference for one head."""
+    masked = head_view(analysis, layer, head)
+    unmasked = head_view(
+        analysis, layer, head, attentions=analysis.unmasked_attentions, masked=np.zeros_like(analysis.masked[layer])
+    )
+    diff = unmasked.weights - masked.weights
+    span = max(_symmetric(diff), 1e-6)
+    labels = masked.query_labels
+    fs = shell.font_size() - 1
+    return [
+        heatmap(masked.weights, masked.masked, labels, labels, tr("with_mask"), font_size=fs),
+        heatmap(unmasked.weights, unmasked.masked, labels, labels, tr("without_mask"), font_size=fs),
+        heatmap(diff, unmasked.masked, labels, labels, tr("difference"), value_name=tr("difference_name"),
+                zmin=-span, zmax=span, colorscale=figures.DIFF_SCALE, font_size=fs),
+    ]
+
+
+# ------------------------------------------------------------- predictions
+
+
+def next_figure(analysis: Analysis, pos: int, temperature: float = 1.0, k: int | None = None,
+                unmasked: bool = False, label: str = ""):
+    """The top-k next tokens after ``pos`` (from the unmasked run if asked),
+    titled with the text read so far; ``label`` goes before the title."""
+    k = int(k if k is not None else st.session_state.get("top_k", 10))
+    logits = analysis.unmasked_next_logits if unmasked else analysis.next_logits
+    title = tr("next_title", prefix=shorten_left(prefix_text(analysis, pos)), temperature=f"{temperature:g}")
+    return figures.next_token_figure(
+        top_tokens(logits, pos, analysis.labels, temperature, k), title=f"{label}: {title}" if label else title,
+        value_name=tr("prob"), font_size=shell.font_size(),
+    )
+
+
+def masked_unmasked_bars(analysis: Analysis, pos: int) -> list:
+    """The next-token distribution at ``pos``, with and without the mask."""
+    return [next_figure(analysis, pos, label=tr("with_mask")),
+            next_figure(analysis, pos, unmasked=True, label=tr("without_mask"))]
+
+
+def shift_figure(analysis: Analysis, pos: int):
+    """How much probability lifting the mask moved at each position, ``pos`` highlighted."""
+    return figures.column_bars_figure(
+        analysis.token_labels, analysis.unmasked_shift, title=tr("shift_title"), value_name=tr("moved"),
+        highlight=pos, y_max=1.1, font_size=shell.font_size(),
+    )
