@@ -333,3 +333,45 @@ def score_sentences(loaded: LoadedModel, texts: Sequence[str], max_tokens: int =
             logp = float(torch.log_softmax(logits[:-1], dim=-1).gather(1, ids[1:].unsqueeze(1)).sum())
         results.append(SentenceScore(text, logp, tuple(token_label(t) for t in tokens)))
     return tuple(results)
+
+
+@dataclass(frozen=True)
+class PinnedTokens:
+    """Chosen vocabulary tokens followed at every position of a sentence,
+    whatever their rank (鳴 and 泣 after 赤ちゃんが, say)."""
+
+    ids: tuple[int, ...]
+    labels: tuple[str, ...]
+    logits: np.ndarray  # [position, pinned] float32: raw logits, re-scored at any temperature
+    ranks: np.ndarray  # [position, pinned] int64: 1 = the most likely token of the whole vocabulary
+
+
+def first_token_ids(loaded: LoadedModel, words: Iterable[str]) -> tuple[int, ...]:
+    """The first model token of each word (鳴く -> 鳴), without repeats: the
+    token whose probability says whether the model expects that word."""
+    out: list[int] = []
+    for word in words:
+        ids = loaded.tokenizer(word, add_special_tokens=False)["input_ids"]
+        if ids and int(ids[0]) not in out:
+            out.append(int(ids[0]))
+    return tuple(out)
+
+
+def run_pinned(loaded: LoadedModel, text: str, ids: Sequence[int], max_tokens: int = MAX_TOKENS) -> PinnedTokens:
+    """The logit and the rank of each token in ``ids`` after every position of
+    ``text`` (tokenized as :func:`run_analysis` does it). Ranks count the
+    whole vocabulary, so a word the top-k list leaves out still shows where
+    it stands."""
+    import torch
+
+    tokens = tokenize(loaded, check_text(text), max_tokens)
+    ids = [int(i) for i in ids]
+    with model_turn():
+        logits = forward(loaded, [t.id for t in tokens]).logits[0].float()  # [position, vocab]
+        chosen = logits[:, ids] if ids else logits[:, :0]  # [position, pinned]
+        # one pinned token at a time keeps the comparison [position, vocab], not [position, pinned, vocab]
+        ranks = torch.stack([(logits > chosen[:, j:j + 1]).sum(-1) + 1 for j in range(len(ids))], dim=-1) \
+            if ids else torch.zeros((logits.shape[0], 0), dtype=torch.long)
+        chosen, ranks = chosen.numpy().astype(np.float32), ranks.numpy().astype(np.int64)
+    labels = label_ids(loaded, ids)
+    return PinnedTokens(tuple(ids), tuple(labels[i] for i in ids), chosen, ranks)

@@ -21,6 +21,9 @@ DIFF_SCALE = "RdBu_r"
 MASK_COLOUR = "#8a8a8a"
 MASK_MARK = "rgba(255,255,255,0.9)"
 HIGHLIGHT = "#d62728"
+PINNED = "#f58518"
+#: up to this many rows and columns, each cell shows its weight as text
+CELL_TEXT_MAX = 12
 #: beyond this many tokens the masked cells are grey without an × each
 #: (thousands of SVG marks would slow the page for no legibility)
 MARKED_MAX = 24
@@ -68,12 +71,16 @@ def attention_heatmap(
     font_size: int = 13,
     height: int | None = None,
     value_format: str = ".7g",
+    cell_format: str = ".2f",
 ) -> go.Figure:
     """One attention matrix. Queries run top to bottom, keys left to right.
 
     Masked cells are drawn as their own grey layer with a white ×, so a
     future cell never looks like a cell of weight 0. Hover gives the exact
-    value: the float32 weight to its seven significant digits.
+    value: the float32 weight to its seven significant digits; a masked cell
+    says it is masked. Up to :data:`CELL_TEXT_MAX` rows and columns, every
+    visible cell also shows its value (``cell_format``), large enough to be
+    read off a projector.
     """
     weights = np.asarray(weights, dtype=np.float64)
     masked = np.asarray(masked, dtype=bool)
@@ -93,6 +100,8 @@ def attention_heatmap(
             zmin=zmin,
             zmax=zmax if zmax is not None else float(np.nanmax(np.abs(shown))) if np.isfinite(shown).any() else 1.0,
             hovertemplate=f"%{{text}}<br>{safe(value_name)} = %{{z:{value_format}}}<extra></extra>",
+            # the masked cells are gaps here: hovering them falls through to the mask layer
+            hoverongaps=False,
             # a long name runs along the bar instead of squeezing the matrix
             colorbar={"title": {"text": safe(value_name), "side": "right" if _text_width(value_name) > 4 else "top"},
                       "thickness": 14},
@@ -110,6 +119,8 @@ def attention_heatmap(
                 colorscale=[[0, MASK_COLOUR], [1, MASK_COLOUR]],
                 showscale=False,
                 hovertemplate=f"{safe(masked_hover)}<extra></extra>",
+                # only masked cells answer a hover; the others fall through to the weights below
+                hoverongaps=False,
                 xgap=1,
                 ygap=1,
                 name=safe(masked_name),
@@ -138,6 +149,11 @@ def attention_heatmap(
     side = max(n_q, n_k)
     cell = max(15, min(56, 560 // max(side, 1)))
     style(fig, font_size, height or int(190 + side * cell), title)
+    # the weights written in the cells, where they fit at the figure's own type size (20 px at most)
+    cell_text = min(font_size, int(cell * 0.42))
+    if side <= CELL_TEXT_MAX and cell_text >= min(font_size, 20):
+        fig.update_traces(texttemplate=f"%{{z:{cell_format}}}", textfont={"size": cell_text},
+                          selector={"type": "heatmap", "name": safe(value_name)})
     # every token is labelled; on long sentences the labels shrink to fit their cells
     tick_font = {"size": min(font_size, cell - 4)}
     # English words, say (a lone <bos> does not count)
@@ -258,11 +274,12 @@ def all_heads_figure(
     font_size: int = 12,
     colorscale: str = WEIGHT_SCALE,
     max_width: int = 1100,
+    selected: tuple[int, int] | None = None,
 ) -> go.Figure:
     """Every head as a small multiple on one colour scale: layers across,
     heads down. One heatmap trace of bytes holds every weight, mask and gap,
     so 72 heads cost one trace, not 72. A marker over each block can be
-    clicked to open that head."""
+    clicked to open that head; the ``selected`` (layer, head) is framed in red."""
     n_layers, n_heads, n_q, n_k = attentions.shape
     gap = overview_gap(max(n_q, n_k))
     grid = quantized_overview(attentions, masked)
@@ -291,6 +308,11 @@ def all_heads_figure(
             name="heads",
         )
     )
+    if selected is not None and 0 <= selected[0] < n_layers and 0 <= selected[1] < n_heads:
+        x0, y0 = selected[0] * (n_k + gap) - 0.5, selected[1] * (n_q + gap) - 0.5
+        pad = gap / 2
+        fig.add_shape(type="rect", x0=x0 - pad, x1=x0 + n_k + pad, y0=y0 - pad, y1=y0 + n_q + pad,
+                      line={"color": HIGHLIGHT, "width": 3}, name="selected")
     # square cells: the plot's height follows from its width and the grid's shape
     plot_w = n_layers * (block_px + 6)
     grid_h, grid_w = grid.shape
@@ -319,32 +341,49 @@ def next_token_figure(
     highlight: int | None = None,
     font_size: int = 13,
     colour: str = BAR,
+    pinned: Sequence[tuple[TokenProb, int]] = (),
+    rank_format: str = "#{rank}",
 ) -> go.Figure:
     """Horizontal bars of next-token probabilities, most likely on top.
-    ``highlight`` is a token id drawn in red (the sampled token)."""
-    labels = [safe(c.text) for c in candidates]
-    probs = [c.prob for c in candidates]
-    colours = [HIGHLIGHT if highlight is not None and c.id == highlight else colour for c in candidates]
+    ``highlight`` is a token id drawn in red (the sampled token). ``pinned``
+    words (a token and its rank in the whole vocabulary) are drawn in orange
+    with their rank, inside the list if they are in it, else below it."""
+    rank_of = {tp.id: rank for tp, rank in pinned}
+    rows = list(candidates) + [tp for tp, _ in pinned if tp.id not in {c.id for c in candidates}]
+    labels = [safe(c.text) + (f" ({rank_format.format(rank=rank_of[c.id])})" if c.id in rank_of else "")
+              for c in rows]
+    probs = [c.prob for c in rows]
+    colours = [HIGHLIGHT if highlight is not None and c.id == highlight else PINNED if c.id in rank_of else colour
+               for c in rows]
     fig = go.Figure(
         go.Bar(
             x=probs,
-            y=list(range(len(candidates))),
+            y=list(range(len(rows))),
             orientation="h",
             marker_color=colours,
-            text=[f"{p:.1%}" for p in probs],
+            text=[_percent(p) for p in probs],
             textposition="outside",
             cliponaxis=False,
             customdata=labels,
             hovertemplate=f"%{{customdata}}<br>{safe(value_name)} = %{{x:.4g}}<extra></extra>",
         )
     )
-    style(fig, font_size, int(90 + len(candidates) * (font_size + 14)), title)
-    fig.update_yaxes(tickvals=list(range(len(candidates))), ticktext=labels, autorange="reversed", automargin=True)
+    style(fig, font_size, int(90 + len(rows) * (font_size + 14)), title)
+    fig.update_yaxes(tickvals=list(range(len(rows))), ticktext=labels, autorange="reversed", automargin=True)
     fig.update_xaxes(
-        title={"text": safe(value_name), "standoff": 8}, range=[0, max(probs + [0.01]) * 1.2],
+        title={"text": safe(value_name), "standoff": 8}, range=[0, max(probs + [0.01]) * 1.25],
         tickformat=".1~%", automargin=True, zeroline=False,
     )
+    if len(rows) > len(candidates):  # a line between the top-k and the pinned words below it
+        fig.add_hline(y=len(candidates) - 0.5, line={"color": "#999999", "dash": "dot", "width": 1})
     return fig
+
+
+def _percent(p: float) -> str:
+    """A probability as a percentage a class can read: 4.7%, 0.13%, <0.01%."""
+    if p >= 0.001:
+        return f"{p:.1%}"
+    return f"{p:.2%}" if p >= 0.0001 else "<0.01%"
 
 
 def column_bars_figure(

@@ -86,3 +86,12 @@ def parse_sentences(text: str) -> tuple[str, ...]:
         if line and line not in seen:
             seen.append(line)
     return tuple(seen)
+
+
+def sentence_spellings(morphemes: Sequence[Morpheme], table: Mapping[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """Every spelling the table lists for the kana words of a sentence (鳴く,
+    泣く, 無く, なく for 鳥がナク): the words a next-token chart pins by default."""
+    out: list[str] = []
+    for candidate in find_candidates(morphemes, table):
+        out += [s for s in candidate.spellings if s not in out]
+    return tuple(out)

@@ -44,6 +44,13 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "Type a sentence and press Enter to analyse it.",
     },
     "examples": {"ja": "例文", "en": "Examples"},
+    "examples_pick": {"ja": "例文を選ぶ", "en": "Pick an example"},
+    "share": {"ja": "QR・リンク", "en": "QR / link"},
+    "share_help": {
+        "ja": "いま見ている画面のリンクと QR コード。生徒が自分の端末で同じ画面を開けます。",
+        "en": "The link of this view and its QR code: students open the same view on their own devices.",
+    },
+    "share_caption": {"ja": "読み取ると同じ画面が開きます", "en": "Scan to open this view"},
     "model": {"ja": "モデル", "en": "Model"},
     "model_help": {
         "ja": "同梱の Gemma 3 270M、学習前のランダムな小型モデル、または Hugging Face のモデル ID・フォルダ。",
@@ -152,6 +159,14 @@ STRINGS: dict[str, dict[str, str]] = {
         "ja": "行がクエリ（上から読む順）、列がキー。灰色の × は因果マスクで隠された未来、白に近いセルは重み 0 付近。",
         "en": "Rows are queries (top to bottom in reading order), columns are keys. Grey × cells are hidden by the causal mask; near-white cells have weight near 0.",
     },
+    "gqa_note": {
+        "ja": "このモデルでは {heads} つのヘッドが {kv} 組の「キー・値」を共有しています（グループ化クエリ注意、GQA）。ヘッドごとに違うのはクエリだけです。",
+        "en": "In this model {heads} heads share {kv} set of keys and values (grouped-query attention, GQA): only their queries differ.",
+    },
+    "dialog_note": {
+        "ja": "このヘッドは上の「ひとつのヘッドを詳しく」にも開きました。閉じて、一覧から別のヘッドも選べます。",
+        "en": "This head is now also open in \"One head in detail\". Close this to pick another head in the overview.",
+    },
     # ----------------------------------------------------------- overview
     "overview_header": {"ja": "全ヘッドの一覧", "en": "All heads at a glance"},
     "overview_caption": {
@@ -171,6 +186,12 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "Low values sharpen the distribution, high values flatten it. Re-scored from cached logits; the model does not run again.",
     },
     "top_k": {"ja": "上位 k 件", "en": "Top k"},
+    "pins": {"ja": "比べる語（読点区切り）", "en": "Words to compare (comma separated)"},
+    "pins_help": {
+        "ja": "ここに入れた語は、順位が低くても確率と順位をオレンジで表示します。かな書きの語（ナク）には、同音語の表の書き方（鳴く・泣く…）が自動で入ります。比べるのは各語の最初のトークンです。",
+        "en": "Words typed here are shown in orange with their probability and rank, however low. For a kana word (ナク) the spellings from the homophone table (鳴く, 泣く …) are added automatically. Each word counts by its first token.",
+    },
+    "rank_format": {"ja": "{rank}位", "en": "#{rank}"},
     "next_title": {"ja": "「{prefix}」の次（温度 {temperature}）", "en": "After 「{prefix}」 (temperature {temperature})"},
     "prob": {"ja": "確率", "en": "probability"},
     # ---------------------------------------------------------- mask page

@@ -11,8 +11,12 @@ id), so a link cannot make the app read files.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 import re
+import socket
+import urllib.parse
 from typing import Any, Callable, Mapping
 
 from components.i18n import LANGS
@@ -148,3 +152,37 @@ def state_to_params(state: Mapping[str, Any]) -> dict[str, str]:
             continue
         out[name] = text
     return out
+
+
+# ------------------------------------------------------------- sharing
+
+
+def share_link(base_url: str, params: Mapping[str, str], host: str | None = None) -> str:
+    """The address of a view: ``base_url`` (scheme, host, port, path) with the
+    view's parameters. ``host`` replaces a loopback host (localhost,
+    127.0.0.1), which a student's device could not reach."""
+    parts = urllib.parse.urlsplit(base_url)
+    netloc = parts.netloc
+    if host and parts.hostname in ("localhost", "127.0.0.1", "::1"):
+        netloc = host + (f":{parts.port}" if parts.port else "")
+    query = urllib.parse.urlencode(params, quote_via=urllib.parse.quote)
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+def lan_address() -> str | None:
+    """This computer's address on the local network, or None. Connecting a
+    UDP socket only picks the outgoing interface; no packet is sent."""
+    with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.connect(("10.255.255.255", 1))
+        address = s.getsockname()[0]
+        return None if address.startswith("127.") else address
+    return None
+
+
+def qr_png(link: str, scale: int = 8) -> bytes:
+    """A QR code of ``link`` as PNG bytes (segno, error correction M)."""
+    import segno
+
+    buffer = io.BytesIO()
+    segno.make_qr(link, error="m").save(buffer, kind="png", scale=scale, border=2)
+    return buffer.getvalue()

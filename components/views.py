@@ -12,14 +12,16 @@ import numpy as np
 
 from components.alignment import aggregate_attention, aggregate_mask, token_label
 from components.analysis import Analysis
-from components.sampling import TokenProb, top_tokens
+from components.sampling import TokenProb, log_normalizer, top_tokens
 
 VIEWS = ("token", "morpheme")
 
 
 @dataclass(frozen=True)
 class HeadView:
-    """One head's attention as shown: ``weights  # [query, key]``."""
+    """One head's attention as shown: ``weights  # [query, key]``. With
+    ``hide_sink`` the first token's row and column are left out (indices
+    then start at 1)."""
 
     layer: int
     head: int
@@ -73,7 +75,10 @@ def head_view(
     query_labels, key_labels = labels, labels
     if hide_sink and len(labels) > 1:
         weights, mask = drop_first_key(weights, mask)
-        key_labels = labels[1:]
+        # the first token could only look at itself: with that column gone its
+        # row has nothing left to show, so it goes too (it is not masked)
+        weights, mask = weights[1:], mask[1:]
+        query_labels = key_labels = labels[1:]
     return HeadView(layer, head, view, hide_sink, np.asarray(weights), np.asarray(mask), query_labels, key_labels)
 
 
@@ -173,3 +178,23 @@ def peek_message(text: str, shift: PositionShift) -> tuple[str, dict[str, str]]:
     if shift.masked_top.text != shift.unmasked_top.text:
         return "peek_explanation", params
     return ("peek_barely" if shift.moved < BARELY_MOVED else "peek_explanation_same"), params
+
+
+@dataclass(frozen=True)
+class PinnedProb:
+    """A pinned word's next-token probability and its rank in the whole vocabulary."""
+
+    token: TokenProb
+    rank: int  # 1 = the most likely token
+
+
+def pinned_at(analysis: Analysis, pinned, position: int, temperature: float = 1.0) -> tuple[PinnedProb, ...]:
+    """The pinned tokens (a :class:`components.analysis.PinnedTokens` of the
+    same sentence) after ``position``, re-scored at ``temperature`` from the
+    analysis' normaliser; the rank does not depend on the temperature."""
+    log_z = log_normalizer(analysis.next_logits, temperature)[position]
+    probs = np.exp(pinned.logits[position].astype(np.float64) / temperature - log_z)  # [pinned]
+    return tuple(
+        PinnedProb(TokenProb(i, label, float(p)), int(rank))
+        for i, label, p, rank in zip(pinned.ids, pinned.labels, probs, pinned.ranks[position])
+    )

@@ -69,8 +69,10 @@ def test_view_changes_never_run_the_model_again(app):
         assert calls == [], "layer/head/temperature/top-k/view/position re-slice the cached analysis"
         title = charts(app)["head_heatmap"]["layout"]["title"]["text"]
         assert title == "層 1・ヘッド 1"
-        bars = charts(app)["next_tokens"]["data"][0]
-        assert len(array(bars["x"])) == 5
+        fig = charts(app)["next_tokens"]
+        bars = fig["data"][0]
+        (line,) = fig["layout"]["shapes"]  # the top 5, then the words of the homophone table below a line
+        assert line["y0"] == 4.5 and len(array(bars["x"])) > 5
         app.text_input(key="text").input("雨が激しく降る").run()
         assert len(calls) == 1, "a new sentence runs the model once"
     finally:
@@ -85,7 +87,8 @@ def test_morpheme_view_and_sink_toggle(app):
     fig = charts(app)["head_heatmap"]
     assert tick_labels(fig["layout"]["xaxis"]) == ["鳥", "が", "ナク"]
     z = array(fig["data"][0]["z"])
-    np.testing.assert_allclose(np.nansum(z[1:], axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(np.nansum(z, axis=1), 1.0, atol=1e-5)
+    assert tick_labels(fig["layout"]["yaxis"]) == ["鳥", "が", "ナク"], "the <bos> row is not drawn as masked"
 
 
 def test_temperature_rescores_the_bars(app):

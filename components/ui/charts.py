@@ -12,9 +12,13 @@ import streamlit as st
 from components import figures
 from components.analysis import Analysis
 from components.sampling import top_tokens
-from components.ui import shell
+from components.homophones import load_homophones, parse_extra, sentence_spellings
+from components.ui import data, shell
 from components.ui.shell import tr
-from components.views import HeadView, head_view, mask_stages, prefix_text, shorten_left
+from components.views import HeadView, head_view, mask_stages, pinned_at, prefix_text, shorten_left
+
+#: at most this many words are followed on a next-token chart
+MAX_PINNED = 8
 
 PLOTLY_CONFIG = {
     "displaylogo": False,
@@ -117,16 +121,29 @@ def comparison_figures(analysis: Analysis, layer: int, head: int) -> list:
 # ------------------------------------------------------------- predictions
 
 
+def pinned_words(analysis: Analysis) -> tuple[str, ...]:
+    """The words the next-token chart follows: the homophone table's spellings
+    of the sentence's kana words, then any the user typed."""
+    typed = parse_extra(st.session_state.get("pins", ""))
+    auto = sentence_spellings(analysis.morphemes, load_homophones())
+    return tuple(dict.fromkeys(auto + typed))[:MAX_PINNED]
+
+
 def next_figure(analysis: Analysis, pos: int, temperature: float = 1.0, k: int | None = None,
-                unmasked: bool = False, label: str = ""):
+                unmasked: bool = False, label: str = "", pins: tuple[str, ...] = ()):
     """The top-k next tokens after ``pos`` (from the unmasked run if asked),
-    titled with the text read so far; ``label`` goes before the title."""
+    titled with the text read so far; ``label`` goes before the title.
+    ``pins`` are words shown with their probability and rank wherever they stand."""
     k = int(k if k is not None else st.session_state.get("top_k", 10))
     logits = analysis.unmasked_next_logits if unmasked else analysis.next_logits
     title = tr("next_title", prefix=shorten_left(prefix_text(analysis, pos)), temperature=f"{temperature:g}")
+    pinned = ()
+    if pins and not unmasked:
+        found = data.get_pinned(analysis.model_id, analysis.text, pins)
+        pinned = [(p.token, p.rank) for p in pinned_at(analysis, found, pos, temperature)]
     return figures.next_token_figure(
         top_tokens(logits, pos, analysis.labels, temperature, k), title=f"{label}: {title}" if label else title,
-        value_name=tr("prob"), font_size=shell.font_size(),
+        value_name=tr("prob"), font_size=shell.font_size(), pinned=pinned, rank_format=tr("rank_format"),
     )
 
 

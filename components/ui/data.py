@@ -17,7 +17,7 @@ import numpy as np
 import streamlit as st
 
 from components import models
-from components.analysis import Analysis, run_analysis, run_forward, tokenize
+from components.analysis import Analysis, PinnedTokens, first_token_ids, run_analysis, run_forward, run_pinned, tokenize
 from components.alignment import token_label
 from components.examples import load_sentences
 from components.generation import Generation, Settings, extend, start
@@ -86,6 +86,13 @@ def get_analysis(model_id: str, text: str, mask_views: bool = False) -> Analysis
     entry serves every such view. A model whose attention cannot be captured
     gets neither."""
     return _analysis(model_id, text, bool(mask_views and get_model(model_id).capture_ok))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def get_pinned(model_id: str, text: str, words: tuple[str, ...]) -> PinnedTokens:
+    """Where each of ``words`` (by its first token) stands after every position of ``text``."""
+    loaded = get_model(model_id)
+    return run_pinned(loaded, text, first_token_ids(loaded, words))
 
 
 # ------------------------------------------------------- page-level results

@@ -10,7 +10,8 @@ from components import figures
 from components.analysis import Analysis
 from components.export import analysis_to_json, head_to_csv
 from components.pages import FIGURE_CHOICES
-from components.ui import charts, shell
+from components.ui import charts, data, shell
+from components.views import VIEWS
 from components.ui.shell import tr
 
 
@@ -35,6 +36,10 @@ def morpheme_table(analysis: Analysis) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index", columns=columns)
 
 
+#: past this many morphemes the strip scrolls inside a box instead of pushing the charts down
+STRIP_SCROLL_AFTER = 12
+
+
 def render_morphemes(analysis: Analysis) -> None:
     st.subheader(tr("morphemes"))
     if analysis.morphemes:
@@ -45,53 +50,92 @@ def render_morphemes(analysis: Analysis) -> None:
             charts.show(fig, "morpheme_strip_large")
         else:  # a real HTML table: text a student can read, select and copy
             # a long sentence reads down the page, one morpheme per row, instead of squeezing
-            st.table(shell.md_frame(table if table.shape[1] <= STRIP_ACROSS else table.T))
+            across = table.shape[1] <= STRIP_ACROSS
+            box = st.container(height="content" if table.shape[1] <= STRIP_SCROLL_AFTER else 320)
+            box.table(shell.md_frame(table if across else table.T))
     st.text(tr("tokens_line", tokens=" | ".join(analysis.token_labels)))
 
 
-@st.fragment
-def render_detail(analysis: Analysis) -> None:
-    """Layer/head/unit changes rerun only this fragment, from the cached analysis."""
-    st.subheader(tr("detail_header"))
-    shell.render_head_pickers(analysis.n_layers, analysis.n_heads)
+def render_head_controls() -> None:
+    """Units and the first-token toggle (layer and head come from shell.render_head_pickers)."""
     c3, c4 = st.columns([1, 1])
     c3.segmented_control(
-        tr("view"), ["token", "morpheme"], key="view", help=tr("view_help"), required=True,
+        tr("view"), list(VIEWS), key="view", help=tr("view_help"), required=True,
         format_func=lambda v: tr(f"view_{v}"),
     )
     c4.toggle(tr("hide_sink"), key="hide_sink", help=tr("hide_sink_help"))
+
+
+def head_in_detail(analysis: Analysis, key: str = "head_heatmap"):
+    """The chosen head's heatmap, drawn; returns its HeadView."""
     view = st.session_state.get("view") or "token"
     hv, fig = charts.head_figure(
         analysis, st.session_state["layer"], st.session_state["head"], view, st.session_state["hide_sink"],
     )
-    charts.show(fig, "head_heatmap")
-    st.caption(tr("heatmap_caption"))
+    charts.show(fig, key)
+    return hv
+
+
+def render_detail(analysis: Analysis) -> None:
+    """One head in detail: the pickers, its heatmap, what it shows, its CSV."""
+    st.subheader(tr("detail_header"))
+    shell.render_head_pickers(analysis.n_layers, analysis.n_heads)
+    render_head_controls()
+    hv = head_in_detail(analysis)
+    shell.say(tr("heatmap_caption"))
+    loaded = data.get_model(analysis.model_id)
+    if loaded.n_kv_heads < loaded.n_heads:  # Gemma: 4 query heads, 1 key/value head
+        shell.say(tr("gqa_note", heads=loaded.n_heads, kv=loaded.n_kv_heads))
     st.download_button(
         tr("export_csv"), data=head_to_csv(hv), file_name=f"attention-L{hv.layer}-H{hv.head}-{hv.view}.csv",
         mime="text/csv", key="download_csv", on_click="ignore",
     )
+
+
+@st.fragment
+def render_heads(analysis: Analysis) -> None:
+    """The head in detail and the overview that picks it: layer, head and
+    unit changes rerun only this fragment, from the cached analysis."""
+    render_detail(analysis)
+    render_overview(analysis)
     shell.sync_url()
 
 
 def _open_clicked_head() -> None:
+    """A click in the overview opens that head: in projector view as the
+    figure on screen, otherwise in a dialog (and in the detail view)."""
     state = st.session_state.get("overview")
     points = (state or {}).get("selection", {}).get("points", []) if isinstance(state, dict) or state else []
     for point in points:
-        data = point.get("customdata")
-        if data and len(data) == 2:
-            st.session_state["layer"], st.session_state["head"] = int(data[0]), int(data[1])
+        picked = point.get("customdata")
+        if picked and len(picked) == 2:
+            st.session_state["layer"], st.session_state["head"] = int(picked[0]), int(picked[1])
+            if shell.projector():
+                st.session_state["figure"] = "detail"
+            else:
+                st.session_state["_open_head"] = True
             return
 
 
 def render_overview(analysis: Analysis) -> None:
     st.subheader(tr("overview_header"))
     total = analysis.n_layers * analysis.n_heads
-    st.caption(tr("overview_caption", layers=analysis.n_layers, heads=analysis.n_heads, total=total))
+    shell.say(tr("overview_caption", layers=analysis.n_layers, heads=analysis.n_heads, total=total))
+    layer, head = st.session_state["layer"], st.session_state["head"]
     fig = figures.all_heads_figure(
         analysis.attentions, analysis.masked, axis_layer=tr("layer"), axis_head=tr("head"),
         value_name=tr("weight"), hover_name=tr("overview_hover"), font_size=shell.font_size() - 1,
+        selected=(layer, head), max_width=OVERVIEW_WIDTH,
     )
     charts.show(fig, "overview", on_select=_open_clicked_head, selection_mode="points", width="content")
+    if st.session_state.pop("_open_head", False):
+        st.dialog(tr("heatmap_title", layer=layer, head=head), width="large")(head_dialog)(analysis)
+
+
+def head_dialog(analysis: Analysis) -> None:
+    """The head just clicked in the overview, in front of everything."""
+    head_in_detail(analysis, key="head_dialog")
+    shell.say(tr("dialog_note"))
 
 
 @st.fragment
@@ -109,7 +153,9 @@ def render_next_token(analysis: Analysis) -> None:
     c1, c2 = st.columns(2)
     c1.slider(tr("temperature"), 0.1, 2.0, step=0.05, key="temperature", help=tr("temperature_help"))
     c2.number_input(tr("top_k"), min_value=1, max_value=50, step=1, key="top_k")
-    fig = charts.next_figure(analysis, st.session_state["pos"], float(st.session_state["temperature"]))
+    st.text_input(tr("pins"), key="pins", help=tr("pins_help"), max_chars=200)
+    fig = charts.next_figure(analysis, st.session_state["pos"], float(st.session_state["temperature"]),
+                             pins=charts.pinned_words(analysis))
     charts.show(fig, "next_tokens")
     shell.sync_url()
 
@@ -125,10 +171,25 @@ def render_exports(analysis: Analysis) -> None:
 
 #: past this many tokens the head in detail takes the page's whole width
 WIDE_AFTER = 24
+#: the overview's width in pixels, at most (it sits in the left column)
+OVERVIEW_WIDTH = 760
+
+
+@st.fragment
+def render_projected_head(analysis: Analysis) -> None:
+    """Projector view: the pickers on one line, then the head, large."""
+    c1, c2, c3 = st.columns([5, 2, 2], vertical_alignment="bottom")
+    shell.clamp_state("layer", analysis.n_layers)
+    shell.clamp_state("head", analysis.n_heads)
+    c1.select_slider(tr("layer"), list(range(analysis.n_layers)), key="layer")
+    c2.segmented_control(tr("head"), list(range(analysis.n_heads)), key="head", required=True)
+    c3.segmented_control(tr("view"), list(VIEWS), key="view", required=True, format_func=lambda v: tr(f"view_{v}"))
+    head_in_detail(analysis)
+    shell.sync_url()
 
 
 def render() -> None:
-    loaded = shell.page_start("app_title", "app_tagline")
+    loaded = shell.page_start("app_title", "app_tagline", note=True)
     if loaded is None:
         return
     analysis = shell.analyse_current(loaded)
@@ -137,7 +198,7 @@ def render() -> None:
         choice = st.segmented_control(
             tr("show_figure"), FIGURE_CHOICES["figure"], key="figure", required=True, format_func=lambda s: tr(f"figure_{s}"),
         )
-        {"detail": render_detail, "next": render_next_token, "strip": render_morphemes,
+        {"detail": render_projected_head, "next": render_next_token, "strip": render_morphemes,
          "overview": render_overview}[choice or "detail"](analysis)
     elif analysis is not None:
         render_morphemes(analysis)
@@ -145,10 +206,9 @@ def render() -> None:
         wide = analysis.n_tokens > WIDE_AFTER
         left, right = (st.container(), st.container()) if wide else st.columns([3, 2])
         with left:
-            render_detail(analysis)
+            render_heads(analysis)
         with right:
             render_next_token(analysis)
-        render_overview(analysis)
         render_exports(analysis)
     shell.render_licence(loaded)
 

@@ -12,7 +12,7 @@ import streamlit as st
 
 from components import links, models
 from components.analysis import Analysis
-from components.examples import load_sentences
+from components.examples import Example, example_for, load_sentences
 from components.i18n import DEFAULT_LANG, LANGS, STRINGS, normalize_lang, t
 from components.inference import MODEL_LOCK, AnalysisError
 from components.models import BUNDLED_ID, TINY_ID, ModelLoadError
@@ -33,9 +33,10 @@ DEFAULTS = {
     "hide_sink": False,
     "temperature": 1.0,
     "top_k": 10,
+    "pins": "",
     "compare_untrained": False,
     "projector": False,
-    "pos": 0,
+    "pos": 0,  # set per sentence by follow_input
     "figure": "detail",
     "mask_figure": "stages",
     "gen_top_k": 0,
@@ -66,6 +67,7 @@ SESSION_NOTES = {
     "_good_text": "the last sentence that analysed, shown again while a new one cannot be",
     "_good_model": "the last model that loaded, used while a chosen one cannot be",
     "_icl_applied": "the few-shot task whose demonstrations fill the boxes, so typed edits are kept",
+    "_open_head": "a head was just clicked in the overview: open it in a dialog on this run",
     "_induction_for": "the model whose induction heads were asked for (the search runs on a click)",
 }
 
@@ -150,7 +152,10 @@ def init_state() -> None:
     if "_started" not in st.session_state:
         st.session_state["_started"] = True
         linked = links.params_to_state(st.query_params.to_dict())
-        apply_link(linked)
+        example = example_for(linked.get("text", DEFAULT_TEXT))
+        if example is not None:  # the sentence opens with the view that shows its point
+            apply_example(example)
+        apply_link(linked)  # and the link's own settings win
         if "lesson" in linked:  # the lesson opens its view; the link's own settings then win
             st.session_state["_lesson_link"] = linked
     for key, value in DEFAULTS.items():
@@ -168,8 +173,13 @@ def current_link_state() -> dict:
     state = {key: st.session_state.get(key) for key in links.FIELDS if key in st.session_state}
     state["model"] = requested_model_id()
     page = state["page"] = st.session_state.get("_page")
-    if page == "mask" and "mask_pos" in st.session_state:
-        state["pos"] = st.session_state["mask_pos"]
+    position = "mask_pos" if page == "mask" else "pos"
+    # a position belongs to its sentence: only one set for this sentence goes into a link
+    current = (state["model"], st.session_state.get("text"))
+    if st.session_state.get("_input_of", {}).get(position) == current or position in st.session_state.get("_pinned", ()):
+        state["pos"] = st.session_state.get(position)
+    else:
+        state.pop("pos", None)
     for key, only in links.PAGE_ONLY.items():
         if page != only or (key in ("figure", "mask_figure") and not projector()):
             state.pop(key, None)
@@ -216,24 +226,63 @@ def render_sidebar() -> None:
                 st.caption(md_escape(tr("model_available_none", folder=str(models.models_dir()))))
 
 
+def apply_example(example: Example) -> None:
+    """Open an example with the view that shows its point: its sentence,
+    head, units, sink toggle and the next-token chart's position."""
+    state = st.session_state
+    state["text"] = example.text
+    state["layer"], state["head"] = example.layer, example.head
+    state["view"], state["hide_sink"] = example.view, example.hide_sink
+    if example.pos is not None:
+        pin("pos", example.pos)
+
+
 def _pick_example() -> None:
-    choice = st.session_state.get("example")
-    if choice:
-        st.session_state["text"] = choice
+    example = example_for(st.session_state.get("example") or "")
+    if example is not None:
+        apply_example(example)
     st.session_state["example"] = None
 
 
-def render_sentence_box() -> None:
-    """The sentence box (applies on Enter) and the examples, one click away."""
-    st.text_input(tr("sentence"), key="text", help=tr("sentence_help"), max_chars=2000)
+def render_sentence_box(note: bool = False) -> None:
+    """The sentence box (applies on Enter) and the examples, one click away;
+    ``note`` adds the example's note on what to look at (the explorer's)."""
     examples = load_sentences()
-    st.pills(
-        tr("examples"), [e.text for e in examples], key="example", on_change=_pick_example,
-        selection_mode="single",
-    )
-    note = {e.text: e.note(lang()) for e in examples}.get(st.session_state.get("text", ""))
-    if note:
-        st.caption(md_escape(note))
+    if projector():  # a compact header: the sentence and the examples on one row
+        left, right = st.columns([3, 2], vertical_alignment="bottom")
+        left.text_input(tr("sentence"), key="text", help=tr("sentence_help"), max_chars=2000)
+        right.selectbox(tr("examples"), [e.text for e in examples], key="example", on_change=_pick_example,
+                        index=None, placeholder=tr("examples_pick"))
+    else:
+        st.text_input(tr("sentence"), key="text", help=tr("sentence_help"), max_chars=2000)
+        st.pills(
+            tr("examples"), [e.text for e in examples], key="example", on_change=_pick_example,
+            selection_mode="single",
+        )
+    example = example_for(st.session_state.get("text", ""))
+    if note and example is not None:
+        say(example.note(lang()))
+
+
+def say(text: str) -> None:
+    """A line for the class to read: a caption, or in projector view text of
+    at least 20 px (a level-5 heading is the largest plain text Markdown has)."""
+    if projector():
+        st.markdown("##### " + md_escape(text))
+    else:
+        st.caption(md_escape(text))
+
+
+def render_share() -> None:
+    """The link of the current view and its QR code, for students' own devices."""
+    base = st.context.url or "http://localhost:8501/"
+    bound = st.get_option("server.address")
+    # a server that listens on every interface can be reached on the LAN address
+    host = links.lan_address() if not bound or bound in ("0.0.0.0", "::") else None
+    link = links.share_link(base, links.state_to_params(current_link_state()), host)
+    with st.popover(tr("share"), help=tr("share_help")):
+        st.image(links.qr_png(link), caption=tr("share_caption"), width=320)
+        st.caption(md_escape(link))
 
 
 def requested_model_id() -> str:
@@ -340,10 +389,19 @@ def render_head_pickers(n_layers: int, n_heads: int) -> None:
     st.segmented_control(tr("head"), list(range(n_heads)), key="head", required=True)
 
 
-def page_start(title_key: str, intro_key: str, sentence_box: bool = True) -> models.LoadedModel | None:
-    """Title, intro, the sentence box and the current model: how every page starts."""
-    st.title(tr(title_key))
-    st.caption(tr(intro_key))
+def page_start(title_key: str, intro_key: str, sentence_box: bool = True, note: bool = False) -> models.LoadedModel | None:
+    """Title, intro, the sentence box and the current model: how every page
+    starts. In projector view the header is one line, so the page's main
+    figure fits the first screen of a 1024×768 projector."""
+    title, share = st.columns([6, 1], vertical_alignment="center")
+    if projector():
+        title.markdown("#### " + md_escape(tr(title_key)))
+    else:
+        title.title(tr(title_key))
+    with share:
+        render_share()
+    if not projector():
+        st.caption(tr(intro_key))
     if sentence_box:
-        render_sentence_box()
+        render_sentence_box(note)
     return load_current_model()
