@@ -207,17 +207,58 @@ _COLUMN_FIT = {1: (None, 64), 2: (600, 24), 3: (470, 12)}
 _PAGE_PX = 1000  # the wide layout's content width on a laptop, roughly
 
 
-def fit_to_columns(fig: go.Figure, n_columns: int) -> go.Figure:
+def fit_to_columns(fig: go.Figure, n_columns: int, min_text: int = 9) -> go.Figure:
     """Fit a figure to one of ``n_columns`` side by side: cap its height so a
     square heatmap does not float in empty space, keep the tick labels that
-    fit, and shrink a heatmap's mask marks to its cells. Returns the same figure."""
+    fit, shrink a heatmap's mask marks to its cells, and shrink the weights
+    written in its cells to fit them (dropping them below ``min_text`` px).
+    Returns the same figure."""
     cap, max_labels = _COLUMN_FIT.get(n_columns, (420, 10))
     if cap and fig.layout.height and fig.layout.height > cap:
         fig.update_layout(height=cap)
     if fig.data and fig.data[0].type == "heatmap" and fig.data[0].x is not None:
         n_keys = max(len(fig.data[0].x), 1)  # counted before the labels are thinned
-        fit_marks(fig, (_PAGE_PX / n_columns - 170) / n_keys)
+        cell_px = (_PAGE_PX / n_columns - 170) / n_keys
+        fit_marks(fig, cell_px)
+        for trace in fig.data:
+            if trace.type == "heatmap" and trace.texttemplate:
+                size = min(trace.textfont.size or min_text, int(cell_px / 2.4))  # "0.55" is about 2.2 ems
+                trace.update(texttemplate=trace.texttemplate if size >= min_text else None, textfont={"size": size})
     return thin_labels(fig, max_labels)
+
+
+def side_by_side(figs: Sequence[go.Figure]) -> list[go.Figure]:
+    """Figures shown in one row read as one comparison: the query axis is
+    named once, a colour bar shared by neighbours appears once and lies under
+    its matrix, and the mask legend goes (the grey × cells are named by the
+    titles and the hover), which leaves the room to the matrices. Returns the
+    same figures."""
+    def scale(fig):
+        trace = fig.data[0] if fig.data else None
+        if trace is None or trace.type != "heatmap":
+            return None
+        return (str(trace.colorscale), trace.zmin, trace.zmax)
+
+    for i, fig in enumerate(figs):
+        if i > 0 and fig.layout.yaxis.title.text:
+            fig.update_yaxes(title={"text": ""})
+        # the mask's legend would sit on a colour bar; the second stage's title names the mask
+        fig.update_layout(showlegend=False)
+        if i < len(figs) - 1:
+            if scale(fig) is not None and scale(fig) == scale(figs[i + 1]):
+                fig.update_traces(showscale=False, selector={"type": "heatmap"})
+        if scale(fig) is not None:  # a colour bar under the matrix leaves it the column's width
+            fig.update_traces(colorbar={"orientation": "h", "y": -0.04, "yanchor": "top", "thickness": 12,
+                                        "len": 0.9, "title": {"side": "top"}},
+                              selector={"type": "heatmap"})
+        axis = fig.layout.xaxis
+        if fig.data and fig.data[0].type == "heatmap" and not axis.tickangle and axis.ticktext:
+            # narrow cells: slanted labels do not run together, and need that much more room on top
+            size = axis.tickfont.size or 13
+            longest = max(_text_width(html.unescape(t)) for t in axis.ticktext) * size
+            fig.update_xaxes(tickangle=-45)
+            fig.update_layout(margin={"t": int((fig.layout.margin.t or 0) + max(0.0, 0.71 * (longest + size) - size - 4))})
+    return list(figs)
 
 
 def overview_grid(values: np.ndarray, gap: int = 1) -> np.ndarray:
@@ -368,7 +409,8 @@ def next_token_figure(
             hovertemplate=f"%{{customdata}}<br>{safe(value_name)} = %{{x:.4g}}<extra></extra>",
         )
     )
-    style(fig, font_size, int(90 + len(rows) * (font_size + 14)), title)
+    # large type needs less air between bars to fit a projector's screen
+    style(fig, font_size, int(90 + len(rows) * (font_size + (14 if font_size < 20 else 6))), title)
     fig.update_yaxes(tickvals=list(range(len(rows))), ticktext=labels, autorange="reversed", automargin=True)
     fig.update_xaxes(
         title={"text": safe(value_name), "standoff": 8}, range=[0, max(probs + [0.01]) * 1.25],
@@ -438,16 +480,18 @@ def sentence_scores_figure(
     *,
     title: str = "",
     value_name: str = "relative probability",
+    score_name: str = "log p",
     font_size: int = 13,
 ) -> go.Figure:
-    """Whole sentences scored by the model: relative probability bars, best on top."""
+    """Whole sentences scored by the model: relative probability bars, best on
+    top, each with its log-probability (called ``score_name``)."""
     order = sorted(range(len(texts)), key=lambda i: -relative[i])
     labels = [safe(texts[i]) for i in order]
     fig = go.Figure(
         go.Bar(
             x=[relative[i] for i in order], y=list(range(len(order))), orientation="h",
             marker_color=[HIGHLIGHT if rank == 0 else BAR for rank in range(len(order))],
-            text=[f"{relative[i]:.1%}  (log p = {logprobs[i]:.2f})" for i in order],
+            text=[f"{relative[i]:.1%}  ({safe(score_name)} {logprobs[i]:.2f})" for i in order],
             # a long bar carries its numbers inside, so they never run off the chart
             textposition=["inside" if relative[i] > 0.6 else "outside" for i in order], insidetextanchor="end",
             cliponaxis=False, customdata=labels,

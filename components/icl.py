@@ -175,3 +175,10 @@ def induction_scores(attentions: np.ndarray, length: int, offset: int = 1) -> np
     queries = np.arange(offset + length, offset + 2 * length)
     keys = queries - length + 1
     return attentions[:, :, queries, keys].mean(axis=-1)
+
+
+def answer_pieces(loaded: LoadedModel, answer: str) -> tuple[str, ...]:
+    """The readable tokens of an expected answer, as the model will have to write them (書いた -> 書, いた)."""
+    ids = list(loaded.tokenizer(answer, add_special_tokens=False)["input_ids"])
+    labels = label_ids(loaded, ids)
+    return tuple(labels[i] for i in ids)

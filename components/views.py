@@ -172,7 +172,8 @@ def peek_message(text: str, shift: PositionShift) -> tuple[str, dict[str, str]]:
     prefix = shift.prefix or "<bos>"
     future = text[len(shift.prefix):] if text.startswith(shift.prefix) else ""
     if not future:
-        return "peek_last", {"prefix": prefix}
+        key = "peek_last" if shift.moved >= BARELY_MOVED else "peek_last_barely"
+        return key, {"prefix": prefix, "moved": f"{shift.moved:.2f}"}
     params = {"prefix": prefix, "future": future, "masked": shift.masked_top.text,
               "unmasked": shift.unmasked_top.text, "moved": f"{shift.moved:.2f}"}
     if shift.masked_top.text != shift.unmasked_top.text:

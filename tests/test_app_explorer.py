@@ -20,7 +20,25 @@ def app():
     at = new_app()
     at.run()
     assert not at.exception
+    # these tests start from the plain token view; the default sentence opens its example's view
+    at.segmented_control(key="view").set_value("token")
+    at.toggle(key="hide_sink").set_value(False).run()
+    assert not at.exception
     return at
+
+
+def test_the_default_sentence_opens_the_view_that_shows_its_point():
+    from components.examples import example_for
+
+    example = example_for("鳥がナク")
+    at = new_app()
+    at.run()
+    assert not at.exception
+    assert at.session_state["view"] == example.view and at.session_state["hide_sink"] == example.hide_sink
+    assert at.select_slider(key="pos").value == example.pos, "the next-token chart opens after 鳥が"
+    assert "「鳥が」" in charts(at)["next_tokens"]["layout"]["title"]["text"]
+    assert (at.session_state["layer"], at.session_state["head"]) == (min(example.layer, 1), min(example.head, 1)), \
+        "clamped to the tiny model's two layers"
 
 
 def test_page_renders_without_exception(app):

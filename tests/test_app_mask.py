@@ -78,7 +78,7 @@ def test_mask_page_on_gemma_with_the_untrained_comparison(gemma):
     assert {"tiny_stages_0", "tiny_compare_2", "tiny_shift_0", "tiny_shift_1", "tiny_shift_2"} <= set(charts(at))
     tables = [d.value for d in at.dataframe]
     assert len(tables) == 2, "the trained model's table of positions, and the untrained one's"
-    tiny_table = tables[0]  # the comparison sits with the heads, above the trained model's table
+    tiny_table = tables[1]  # the untrained model's box comes after the trained model's views
     assert len(tiny_table) == 5, "one row per position of 鳥がナク"
     assert float(tiny_table.iloc[:, -1].max()) < 0.1, "lifting the mask barely moves an untrained model"
 

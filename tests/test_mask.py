@@ -112,4 +112,6 @@ def test_the_end_of_the_sentence_has_no_hidden_future():
     from components.views import PositionShift, peek_message
 
     shift = PositionShift(4, "鳥がナク", TokenProb(1, "。", 0.1), TokenProb(1, "。", 0.1), 0.05)
-    assert peek_message("鳥がナク", shift) == ("peek_last", {"prefix": "鳥がナク"})
+    assert peek_message("鳥がナク", shift) == ("peek_last", {"prefix": "鳥がナク", "moved": "0.05"})
+    still = PositionShift(4, "鳥がナク", TokenProb(1, "。", 0.1), TokenProb(1, "。", 0.1), 0.001)
+    assert peek_message("鳥がナク", still)[0] == "peek_last_barely"

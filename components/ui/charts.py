@@ -33,12 +33,14 @@ def show(fig, key: str, container=None, **kwargs):
     return (container or st).plotly_chart(fig, key=key, config=PLOTLY_CONFIG, theme=None, **kwargs)
 
 
-def render_figures(figs, key: str, notes: tuple[str, ...] = (), names: list[str] | None = None) -> None:
-    """Figures side by side; in projector view one at a time, picked by a control.
+def render_figures(figs, key: str, notes: tuple[str, ...] = (), names: list[str] | None = None,
+                   together: bool = False) -> None:
+    """Figures side by side; in projector view one at a time, picked by a
+    control, unless they are a comparison that must stay ``together``.
 
     ``names`` label the picker; give them where titles change with the view
     (a position, a temperature, a new token), or the pick would be lost."""
-    if shell.projector():
+    if shell.projector() and not together:
         i = 0
         if len(figs) > 1:  # a lone figure needs no picker
             titles = names or [html.unescape(f.layout.title.text or str(k + 1)) for k, f in enumerate(figs)]
@@ -48,12 +50,16 @@ def render_figures(figs, key: str, notes: tuple[str, ...] = (), names: list[str]
                          format_func=lambda j: labels[j])
         show(figs[i], f"{key}_{i}")
         if notes:
-            st.caption(tr(notes[i]))
+            shell.say(tr(notes[i]))
         return
+    if len(figs) > 1:
+        figs = figures.side_by_side(figs)
     for i, (column, fig) in enumerate(zip(st.columns(len(figs)), figs)):
-        show(figures.fit_to_columns(fig, len(figs)), f"{key}_{i}", container=column)
-    for column, note in zip(st.columns(len(notes)) if notes else [], notes):
-        column.caption(tr(note))
+        show(figures.fit_to_columns(fig, len(figs), min_text=shell.font_size() if shell.projector() else 9),
+             f"{key}_{i}", container=column)
+    if notes and not shell.projector():  # the notes of a comparison would push it off a projector's screen
+        for column, note in zip(st.columns(len(notes)), notes):
+            column.caption(tr(note))
 
 
 # ----------------------------------------------------------------- heatmaps

@@ -3,6 +3,8 @@ next-token prediction, exports."""
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import streamlit as st
 
@@ -10,6 +12,7 @@ from components import figures
 from components.analysis import Analysis
 from components.export import analysis_to_json, head_to_csv
 from components.pages import FIGURE_CHOICES
+from components.sampling import top_tokens
 from components.ui import charts, data, shell
 from components.views import VIEWS
 from components.ui.shell import tr
@@ -41,7 +44,8 @@ STRIP_SCROLL_AFTER = 12
 
 
 def render_morphemes(analysis: Analysis) -> None:
-    st.subheader(tr("morphemes"))
+    if not shell.projector():  # in projector view the figure picker names it
+        st.subheader(tr("morphemes"))
     if analysis.morphemes:
         table = morpheme_table(analysis)
         if shell.projector():  # a figure, so the type can be large
@@ -56,16 +60,6 @@ def render_morphemes(analysis: Analysis) -> None:
     st.text(tr("tokens_line", tokens=" | ".join(analysis.token_labels)))
 
 
-def render_head_controls() -> None:
-    """Units and the first-token toggle (layer and head come from shell.render_head_pickers)."""
-    c3, c4 = st.columns([1, 1])
-    c3.segmented_control(
-        tr("view"), list(VIEWS), key="view", help=tr("view_help"), required=True,
-        format_func=lambda v: tr(f"view_{v}"),
-    )
-    c4.toggle(tr("hide_sink"), key="hide_sink", help=tr("hide_sink_help"))
-
-
 def head_in_detail(analysis: Analysis, key: str = "head_heatmap"):
     """The chosen head's heatmap, drawn; returns its HeadView."""
     view = st.session_state.get("view") or "token"
@@ -76,11 +70,27 @@ def head_in_detail(analysis: Analysis, key: str = "head_heatmap"):
     return hv
 
 
+def render_view_controls(analysis: Analysis) -> None:
+    """What changes the view, above the figures: the layer, then the head,
+    units, the <bos> column, and the next-token chart's position and
+    temperature (its number of candidates and pinned words sit under it)."""
+    shell.clamp_state("layer", analysis.n_layers)
+    shell.clamp_state("head", analysis.n_heads)
+    st.segmented_control(tr("layer"), list(range(analysis.n_layers)), key="layer", required=True)
+    row = st.columns([3, 3, 3, 5, 3], vertical_alignment="bottom")
+    row[0].segmented_control(tr("head"), list(range(analysis.n_heads)), key="head", required=True)
+    row[1].segmented_control(
+        tr("view"), list(VIEWS), key="view", help=tr("view_help"), required=True,
+        format_func=lambda v: tr(f"view_{v}"),
+    )
+    row[2].toggle(tr("hide_sink"), key="hide_sink", help=tr("hide_sink_help"))
+    position_picker(analysis, row[3])
+    row[4].slider(tr("temperature"), 0.1, 2.0, step=0.05, key="temperature", help=tr("temperature_help"))
+
+
 def render_detail(analysis: Analysis) -> None:
-    """One head in detail: the pickers, its heatmap, what it shows, its CSV."""
+    """One head in detail: its heatmap, what it shows, its CSV."""
     st.subheader(tr("detail_header"))
-    shell.render_head_pickers(analysis.n_layers, analysis.n_heads)
-    render_head_controls()
     hv = head_in_detail(analysis)
     shell.say(tr("heatmap_caption"))
     loaded = data.get_model(analysis.model_id)
@@ -92,11 +102,29 @@ def render_detail(analysis: Analysis) -> None:
     )
 
 
+def render_next(analysis: Analysis) -> None:
+    st.subheader(tr("next_header"))
+    candidates = next_chart(analysis)
+    c1, c2 = st.columns([1, 2])
+    c1.number_input(tr("top_k"), min_value=1, max_value=50, step=1, key="top_k")
+    c2.text_input(tr("pins"), key="pins", help=tr("pins_help"), max_chars=200)
+    if any(HTML_TAG.match(c.text) for c in candidates):
+        shell.say(tr("html_note"))
+
+
 @st.fragment
-def render_heads(analysis: Analysis) -> None:
-    """The head in detail and the overview that picks it: layer, head and
-    unit changes rerun only this fragment, from the cached analysis."""
-    render_detail(analysis)
+def render_reading(analysis: Analysis) -> None:
+    """The view settings, one head in detail beside the next-token chart, and
+    every head at a glance. Changing any of them reruns only this fragment,
+    from the cached analysis: the model never runs again."""
+    render_view_controls(analysis)
+    # a long sentence needs the full width to label every token: one above the other
+    wide = analysis.n_tokens > WIDE_AFTER
+    left, right = (st.container(), st.container()) if wide else st.columns([3, 2])
+    with left:
+        render_detail(analysis)
+    with right:
+        render_next(analysis)
     render_overview(analysis)
     shell.sync_url()
 
@@ -118,9 +146,11 @@ def _open_clicked_head() -> None:
 
 
 def render_overview(analysis: Analysis) -> None:
-    st.subheader(tr("overview_header"))
     total = analysis.n_layers * analysis.n_heads
-    shell.say(tr("overview_caption", layers=analysis.n_layers, heads=analysis.n_heads, total=total))
+    caption = tr("overview_caption", layers=analysis.n_layers, heads=analysis.n_heads, total=total)
+    if not shell.projector():  # in projector view the figure comes first, its caption after it
+        st.subheader(tr("overview_header"))
+        shell.say(caption)
     layer, head = st.session_state["layer"], st.session_state["head"]
     fig = figures.all_heads_figure(
         analysis.attentions, analysis.masked, axis_layer=tr("layer"), axis_head=tr("head"),
@@ -128,6 +158,8 @@ def render_overview(analysis: Analysis) -> None:
         selected=(layer, head), max_width=OVERVIEW_WIDTH,
     )
     charts.show(fig, "overview", on_select=_open_clicked_head, selection_mode="points", width="content")
+    if shell.projector():
+        shell.say(caption)
     if st.session_state.pop("_open_head", False):
         st.dialog(tr("heatmap_title", layer=layer, head=head), width="large")(head_dialog)(analysis)
 
@@ -138,26 +170,25 @@ def head_dialog(analysis: Analysis) -> None:
     shell.say(tr("dialog_note"))
 
 
-@st.fragment
-def render_next_token(analysis: Analysis) -> None:
-    """Position, temperature and top-k re-score cached logits; no model run."""
-    st.subheader(tr("next_header"))
+def position_picker(analysis: Analysis, where=st) -> None:
+    """The next-token chart's position: a new sentence starts at its end,
+    unless a link, a lesson or an example named the position."""
     labels = analysis.token_labels
-    # a new sentence starts at its end, unless a link or a lesson named the position
     shell.follow_input("pos", (analysis.model_id, analysis.text), lambda: analysis.n_tokens - 1)
     shell.clamp_state("pos", analysis.n_tokens)
-    st.select_slider(
+    where.select_slider(
         tr("position"), options=list(range(analysis.n_tokens)), key="pos",
         format_func=lambda i: f"{i}: {labels[i]}",
     )
-    c1, c2 = st.columns(2)
-    c1.slider(tr("temperature"), 0.1, 2.0, step=0.05, key="temperature", help=tr("temperature_help"))
-    c2.number_input(tr("top_k"), min_value=1, max_value=50, step=1, key="top_k")
-    st.text_input(tr("pins"), key="pins", help=tr("pins_help"), max_chars=200)
-    fig = charts.next_figure(analysis, st.session_state["pos"], float(st.session_state["temperature"]),
-                             pins=charts.pinned_words(analysis))
+
+
+def next_chart(analysis: Analysis) -> tuple:
+    """Position, temperature and top-k re-score cached logits; no model run.
+    Returns the candidates drawn."""
+    pos, temperature = st.session_state["pos"], float(st.session_state["temperature"])
+    fig = charts.next_figure(analysis, pos, temperature, pins=charts.pinned_words(analysis))
     charts.show(fig, "next_tokens")
-    shell.sync_url()
+    return top_tokens(analysis.next_logits, pos, analysis.labels, temperature, int(st.session_state["top_k"]))
 
 
 def render_exports(analysis: Analysis) -> None:
@@ -171,21 +202,38 @@ def render_exports(analysis: Analysis) -> None:
 
 #: past this many tokens the head in detail takes the page's whole width
 WIDE_AFTER = 24
-#: the overview's width in pixels, at most (it sits in the left column)
-OVERVIEW_WIDTH = 760
+#: the overview's width in pixels, at most
+OVERVIEW_WIDTH = 1100
+#: a predicted token that is an HTML tag (<h1>, </strong>): the model read web pages
+HTML_TAG = re.compile(r"^</?[A-Za-z][A-Za-z0-9]*[^<>]*>$")
 
 
-@st.fragment
-def render_projected_head(analysis: Analysis) -> None:
-    """Projector view: the pickers on one line, then the head, large."""
-    c1, c2, c3 = st.columns([5, 2, 2], vertical_alignment="bottom")
-    shell.clamp_state("layer", analysis.n_layers)
-    shell.clamp_state("head", analysis.n_heads)
-    c1.select_slider(tr("layer"), list(range(analysis.n_layers)), key="layer")
-    c2.segmented_control(tr("head"), list(range(analysis.n_heads)), key="head", required=True)
-    c3.segmented_control(tr("view"), list(VIEWS), key="view", required=True, format_func=lambda v: tr(f"view_{v}"))
-    head_in_detail(analysis)
-    shell.sync_url()
+def render_projector(analysis: Analysis) -> None:
+    """Projector view: one line of controls (which figure, and that figure's
+    own pickers), then the figure, large; what to look at comes after it."""
+    row = st.columns([4, 5, 3, 3], vertical_alignment="bottom")
+    choice = row[0].segmented_control(
+        tr("show_figure"), FIGURE_CHOICES["figure"], key="figure", required=True,
+        format_func=lambda s: tr(f"figure_{s}"),
+    ) or "detail"
+    if choice == "detail":
+        shell.clamp_state("layer", analysis.n_layers)
+        shell.clamp_state("head", analysis.n_heads)
+        row[1].select_slider(tr("layer"), list(range(analysis.n_layers)), key="layer")
+        row[2].segmented_control(tr("head"), list(range(analysis.n_heads)), key="head", required=True)
+        row[3].segmented_control(tr("view"), list(VIEWS), key="view", required=True,
+                                 format_func=lambda v: tr(f"view_{v}"))
+        head_in_detail(analysis)
+        shell.example_note()
+    elif choice == "next":
+        position_picker(analysis, row[1])
+        row[2].slider(tr("temperature"), 0.1, 2.0, step=0.05, key="temperature")
+        row[3].number_input(tr("top_k"), min_value=1, max_value=50, step=1, key="top_k")
+        next_chart(analysis)
+    elif choice == "strip":
+        render_morphemes(analysis)
+    else:
+        render_overview(analysis)
 
 
 def render() -> None:
@@ -194,21 +242,10 @@ def render() -> None:
         return
     analysis = shell.analyse_current(loaded)
     if analysis is not None and shell.projector():
-        # one figure at a time, large enough for the back of the room
-        choice = st.segmented_control(
-            tr("show_figure"), FIGURE_CHOICES["figure"], key="figure", required=True, format_func=lambda s: tr(f"figure_{s}"),
-        )
-        {"detail": render_projected_head, "next": render_next_token, "strip": render_morphemes,
-         "overview": render_overview}[choice or "detail"](analysis)
+        render_projector(analysis)  # one figure at a time, large enough for the back of the room
     elif analysis is not None:
+        render_reading(analysis)
         render_morphemes(analysis)
-        # a long sentence needs the full width to label every token: one above the other
-        wide = analysis.n_tokens > WIDE_AFTER
-        left, right = (st.container(), st.container()) if wide else st.columns([3, 2])
-        with left:
-            render_heads(analysis)
-        with right:
-            render_next_token(analysis)
         render_exports(analysis)
     shell.render_licence(loaded)
 

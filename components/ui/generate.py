@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from components import figures
+from components.alignment import visible
 from components.generation import Generation, Settings
 from components.inference import AnalysisError
 from components.ui import charts, data, shell
@@ -27,28 +28,51 @@ def settings_from_state() -> Settings:
     )
 
 
-def render_controls(finished: bool = False) -> None:
-    c1, c2, c3, c4, c5 = st.columns([3, 2, 3, 2, 2])
+def render_controls(n_layers: int, n_heads: int, finished: bool = False) -> None:
+    """The sampling settings and the step buttons; in projector view on one
+    line, with top-k, top-p, layer and head behind a button."""
+    if shell.projector():
+        c1, c2, c3, b1, b2, b3, more = st.columns([3, 2, 2, 2, 2, 2, 1], vertical_alignment="bottom")
+        extra = more.popover("…", help=tr("gen_more"))
+        with extra:
+            shell.render_head_pickers(n_layers, n_heads)
+        c2.number_input(tr("seed"), min_value=0, max_value=2**31 - 1, step=1, key="seed", help=tr("seed_help"))
+        c3.toggle(tr("greedy"), key="greedy", help=tr("greedy_help"))
+        top_k_at, top_p_at = extra, extra
+    else:
+        c1, c2, c3, c4, c5 = st.columns([3, 2, 3, 2, 2])
+        c4.number_input(tr("seed"), min_value=0, max_value=2**31 - 1, step=1, key="seed", help=tr("seed_help"))
+        c5.toggle(tr("greedy"), key="greedy", help=tr("greedy_help"))
+        top_k_at, top_p_at = c2, c3
+        b1, b2, b3, _ = st.columns([2, 2, 2, 6])
     c1.slider(tr("temperature"), 0.1, 2.0, step=0.05, key="temperature", help=tr("temperature_help"))
-    c2.number_input(tr("gen_top_k"), min_value=0, max_value=200, step=1, key="gen_top_k", help=tr("gen_top_k_help"))
-    c3.slider(tr("top_p"), 0.05, 1.0, step=0.05, key="top_p", help=tr("top_p_help"))
-    c4.number_input(tr("seed"), min_value=0, max_value=2**31 - 1, step=1, key="seed", help=tr("seed_help"))
-    c5.toggle(tr("greedy"), key="greedy", help=tr("greedy_help"))
-    b1, b2, b3, _ = st.columns([2, 2, 2, 6])
+    top_k_at.number_input(tr("gen_top_k"), min_value=0, max_value=200, step=1, key="gen_top_k", help=tr("gen_top_k_help"))
+    top_p_at.slider(tr("top_p"), 0.05, 1.0, step=0.05, key="top_p", help=tr("top_p_help"))
     b1.button(tr("gen_add"), key="gen_add", on_click=_change_steps, args=(1,), type="primary", width="stretch",
               disabled=finished)
     b2.button(tr("gen_undo"), key="gen_undo", on_click=_change_steps, args=(-1,), width="stretch")
     b3.button(tr("gen_reset"), key="gen_reset", on_click=_change_steps, args=(0,), width="stretch")
 
 
+def render_text(gen: Generation) -> None:
+    """The prompt as typed, then what the model wrote, marked apart."""
+    made = visible(gen.generated_text)
+    line = shell.md_escape(gen.prompt) + (f" :orange-background[{shell.md_escape(made)}]" if made else "")
+    st.markdown(("### " if shell.projector() else "") + line)
+    if made and not shell.projector():  # in projector view it comes after the figure
+        shell.say(legend(made))
+
+
+def legend(made: str) -> str:
+    return tr("gen_legend") + (" " + tr("newline_legend") if "↵" in made else "")
+
+
 def render_generation(gen: Generation, n_layers: int, n_heads: int) -> None:
-    st.subheader(tr("gen_text"))
-    if shell.projector():  # large enough for the back of the room
-        st.header(shell.md_escape(gen.prompt + gen.generated_text), anchor=False)
-    else:
-        st.text(gen.prompt + gen.generated_text)
+    if not shell.projector():
+        st.subheader(tr("gen_text"))
+    render_text(gen)
     if not gen.steps:
-        st.caption(tr("gen_hint"))
+        shell.say(tr("gen_hint"))
         return
     step = gen.steps[-1]
     fs = shell.font_size()
@@ -56,8 +80,8 @@ def render_generation(gen: Generation, n_layers: int, n_heads: int) -> None:
         step.candidates, title=tr("gen_drawn_from", token=step.text, prob=f"{step.prob:.1%}"),
         value_name=tr("prob"), highlight=step.id, font_size=fs,
     )
-
-    shell.render_head_pickers(n_layers, n_heads)
+    if not shell.projector():  # in projector view the pickers wait behind the "…" button
+        shell.render_head_pickers(n_layers, n_heads)
     layer, head = st.session_state["layer"], st.session_state["head"]
     labels = gen.labels
     row = figures.column_bars_figure(
@@ -65,6 +89,10 @@ def render_generation(gen: Generation, n_layers: int, n_heads: int) -> None:
         value_name=tr("weight"), highlight=len(labels) - 1, font_size=fs,
     )
     charts.render_figures([dist, row], "gen_figs", names=[tr("gen_fig_dist"), tr("gen_fig_row")])
+    if shell.projector():
+        shell.say(legend(visible(gen.generated_text)))
+        return
+    st.caption(tr("gen_row_note", token=step.text))
     st.dataframe(
         pd.DataFrame({
             tr("gen_step"): list(range(1, len(gen.steps) + 1)),
@@ -88,12 +116,12 @@ def render() -> None:
         with st.spinner(shell.busy_message()):
             gen = data.get_generation(loaded.model_id, prompt, int(st.session_state.get("gen_steps", 0)), settings_from_state())
     except AnalysisError as exc:
-        render_controls(finished=True)
+        render_controls(loaded.n_layers, loaded.n_heads, finished=True)
         st.warning(shell.md_escape(shell.error_text(exc)))
         return
     # a finished text takes no more steps, so undo always removes a visible token
     st.session_state["gen_steps"] = len(gen.steps)
-    render_controls(finished=gen.finished)
+    render_controls(loaded.n_layers, loaded.n_heads, finished=gen.finished)
     render_generation(gen, loaded.n_layers, loaded.n_heads)
     shell.sync_url()
     shell.render_licence(loaded)

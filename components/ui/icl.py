@@ -7,7 +7,7 @@ import numpy as np
 import streamlit as st
 
 from components import figures
-from components.icl import Task, build_prompt, load_tasks, parse_pairs, shuffle_answers
+from components.icl import Task, answer_pieces, build_prompt, load_tasks, parse_pairs, shuffle_answers
 from components.inference import AnalysisError
 from components.sampling import TokenProb
 from components.ui import charts, data, shell
@@ -26,14 +26,19 @@ def _apply_task() -> None:
         st.session_state["icl_query"], st.session_state["icl_answer"] = task.query, task.answer
 
 
-def render_builder() -> tuple[tuple, str, str]:
+def render_task_picker(where=st) -> None:
     tasks = load_tasks()
     names = {t.id: t.title(shell.lang()) for t in tasks} | {CUSTOM: tr("icl_custom")}
     if st.session_state.get("icl_task") not in names:
         st.session_state["icl_task"] = tasks[0].id
     if st.session_state.get("_icl_applied") != st.session_state["icl_task"]:
         _apply_task()  # a new session, or a link naming a task
-    st.selectbox(tr("icl_task"), list(names), key="icl_task", format_func=names.get, on_change=_apply_task)
+    where.selectbox(tr("icl_task"), list(names), key="icl_task", format_func=names.get, on_change=_apply_task)
+
+
+def render_builder(task_picker: bool = True) -> tuple[tuple, str, str]:
+    if task_picker:
+        render_task_picker()
     c1, c2 = st.columns([3, 2])
     c1.text_area(tr("icl_demos"), key="icl_demos", height=150, help=tr("icl_demos_help"), max_chars=2000)
     c2.text_input(tr("icl_query"), key="icl_query", max_chars=100)
@@ -42,12 +47,16 @@ def render_builder() -> tuple[tuple, str, str]:
     return pairs, st.session_state.get("icl_query", "").strip(), st.session_state.get("icl_answer", "").strip()
 
 
-def render_induction(loaded) -> list:
-    """The induction-head section; in projector view its figures are returned for one shared picker."""
+def render_induction_button(loaded) -> None:
     st.subheader(tr("induction_header"))
     st.caption(tr("induction_explain"))
     if st.button(tr("induction_run"), key="induction_run"):
         st.session_state["_induction_for"] = loaded.model_id
+        st.rerun()  # the figures are drawn where the page puts them, above in projector view
+
+
+def induction_figures(loaded) -> list:
+    """The induction scores and the best head's stripe, once asked for (the button)."""
     if st.session_state.get("_induction_for") != loaded.model_id:
         return []
     seed = int(st.session_state.get("seed", 0))
@@ -65,42 +74,67 @@ def render_induction(loaded) -> list:
         att[layer, head], np.triu(np.ones((n, n), dtype=bool), 1), labels, labels,
         tr("induction_best", layer=layer, head=head, score=f"{scores[layer, head]:.2f}"), font_size=fs - 2,
     )
+    return [heat, pattern]
+
+
+def render_induction_ranking(loaded) -> None:
+    if st.session_state.get("_induction_for") != loaded.model_id:
+        return
+    scores, _, _ = data.get_induction(loaded.model_id, INDUCTION_LENGTH, int(st.session_state.get("seed", 0)))
     ranked = np.argsort(-scores, axis=None)[:5]
     st.text("  ".join(
         f"{tr('layer')} {i // scores.shape[1]}・{tr('head')} {i % scores.shape[1]}: {scores.flat[i]:.2f}" for i in ranked
     ))
-    if shell.projector():
-        return [heat, pattern]
-    charts.render_figures([heat, pattern], "induction")
-    return []
+
+
+def first_token_note(curve, pieces: tuple[str, ...], answer: str) -> str | None:
+    """When the model's top prediction is the answer's first token (書 of
+    書いた), say so: it is the start of the right answer, not a wrong one."""
+    if len(pieces) < 2 or not any(p.top_text == pieces[0] for p in curve):
+        return None
+    return tr("icl_first_token", first=pieces[0], answer=answer, pieces="｜".join(pieces), n=len(pieces))
 
 
 def render() -> None:
     loaded = shell.page_start("icl_title", "icl_intro", sentence_box=False)
     if loaded is None:
         return
-    pairs, query, answer = render_builder()
+    if shell.projector():  # one line of controls, the figure, then the prompt and its editor
+        row = st.columns([4, 4], vertical_alignment="bottom")
+        render_task_picker(row[0])
+        row[1].toggle(tr("icl_shuffled"), key="icl_shuffled", help=tr("icl_shuffled_help"))
+        figures_at, builder_at = st.container(), st.expander(tr("icl_edit"))
+    else:
+        render_task_picker()
+        figures_at = builder_at = st.container()
+    with builder_at:
+        pairs, query, answer = render_builder(task_picker=False)
     if not pairs or not query or not answer:
         st.info(tr("icl_need"))
-        figs = render_induction(loaded)
+        render_induction_button(loaded)
+        figs = induction_figures(loaded)
         if figs:
             charts.render_figures(figs, "induction")
         return
     prompt = build_prompt(pairs, query)
+    seed = int(st.session_state.get("seed", 0))
     try:
         parts, names, token_labels = data.get_line_attention(loaded.model_id, pairs, query)
         curve = data.get_curve(loaded.model_id, pairs, query, answer)
-        shuffled = (
-            data.get_curve(loaded.model_id, shuffle_answers(pairs, int(st.session_state.get("seed", 0))), query, answer)
-            if st.session_state.get("icl_shuffled") else None
-        )
+        shuffled_pairs = shuffle_answers(pairs, seed)
+        shuffled = data.get_curve(loaded.model_id, shuffled_pairs, query, answer) if st.session_state.get("icl_shuffled") else None
     except AnalysisError as exc:
         st.warning(shell.md_escape(shell.error_text(exc)))
         return
-    st.subheader(tr("icl_prompt"))
-    st.code(prompt.text, language=None)
-    st.text(tr("tokens_line", tokens=" | ".join(token_labels)))
-    st.toggle(tr("icl_shuffled"), key="icl_shuffled", help=tr("icl_shuffled_help"))
+    with builder_at:
+        st.subheader(tr("icl_prompt"))
+        st.code(prompt.text, language=None)
+        st.text(tr("tokens_line", tokens=" | ".join(token_labels)))
+        if not shell.projector():
+            st.toggle(tr("icl_shuffled"), key="icl_shuffled", help=tr("icl_shuffled_help"))
+        if shuffled is not None:  # the control, exactly as the model reads it
+            st.markdown("**" + tr("icl_shuffled_prompt") + "**")
+            st.code(build_prompt(shuffled_pairs, query).text, language=None)
     fs = shell.font_size()
     few_shot = figures.few_shot_figure(
         [p.n_demos for p in curve], [p.answer_prob for p in curve], [p.top_text for p in curve],
@@ -118,15 +152,24 @@ def render() -> None:
         [TokenProb(i, name, float(w)) for i, (name, w) in enumerate(zip(names, parts.mean(axis=0)))],
         title=tr("icl_over_text"), value_name=tr("weight"), highlight=best, font_size=fs,
     )
-    if shell.projector():  # every figure of the page behind one picker
-        induction = render_induction(loaded)
-        charts.render_figures([few_shot, over_text, looks, *induction], "icl_projector")
-    else:
-        charts.render_figures([few_shot, over_text], "icl_figs")
+    note = first_token_note(curve, answer_pieces(loaded, answer), answer)
+    with figures_at:
+        if shell.projector():  # every figure of the page behind one picker
+            charts.render_figures([few_shot, over_text, looks, *induction_figures(loaded)], "icl_projector")
+        else:
+            charts.render_figures([few_shot, over_text], "icl_figs")
+        if note:
+            shell.say(note)
+    if not shell.projector():
         charts.show(looks, "icl_layers")
         if best is not None:
             st.caption(shell.md_escape(tr("icl_most", line=names[best])))
-        render_induction(loaded)
+    render_induction_button(loaded)
+    render_induction_ranking(loaded)
+    if not shell.projector():
+        figs = induction_figures(loaded)
+        if figs:
+            charts.render_figures(figs, "induction")
     shell.sync_url()
     shell.render_licence(loaded)
 

@@ -16,36 +16,17 @@ from components.views import last_word_position, peek_message, prediction_shifts
 
 
 def render_stages(analysis: Analysis, key: str, layer: int, head: int) -> None:
-    st.subheader(tr("stages_header"))
+    if not shell.projector():
+        st.subheader(tr("stages_header"))
     charts.render_figures(stage_figures(analysis, layer, head), f"{key}_stages",
-                ("stage_scores_note", "stage_masked_note", "stage_weights_note"))
+                          ("stage_scores_note", "stage_masked_note", "stage_weights_note"), together=True)
 
 
 def render_compare(analysis: Analysis, key: str, layer: int, head: int) -> None:
-    st.subheader(tr("unmasked_header"))
-    st.caption(tr("unmasked_intro"))
-    charts.render_figures(comparison_figures(analysis, layer, head), f"{key}_compare")
-
-
-def render_heads(analysis: Analysis, key: str, layer: int, head: int) -> None:
-    render_stages(analysis, key, layer, head)
-    render_compare(analysis, key, layer, head)
-
-
-@st.fragment
-def render_head_section(analysis: Analysis, part: str = "both") -> None:
-    """Layer/head changes rerun only this part, from the cached analysis; the
-    untrained comparison lives here too, so it follows the chosen head."""
-    shell.render_head_pickers(analysis.n_layers, analysis.n_heads)
-    layer, head = st.session_state["layer"], st.session_state["head"]
-    if part in ("both", "stages"):
-        render_stages(analysis, "mask", layer, head)
-    if part in ("both", "compare"):
-        render_compare(analysis, "mask", layer, head)
-    if part == "both" and analysis.model_id != TINY_ID:
-        if st.toggle(tr("compare_untrained"), key="compare_untrained"):
-            render_untrained()
-    shell.sync_url()
+    if not shell.projector():
+        st.subheader(tr("unmasked_header"))
+        st.caption(tr("unmasked_intro"))
+    charts.render_figures(comparison_figures(analysis, layer, head), f"{key}_compare", together=True)
 
 
 def shift_table(analysis: Analysis) -> pd.DataFrame:
@@ -70,38 +51,31 @@ def render_shift_table(analysis: Analysis, key: str) -> None:
     )
 
 
-def shift_names() -> list[str]:
-    return [tr("shift_title"), tr("with_mask"), tr("without_mask")]
-
-
-@st.fragment
-def render_shift(analysis: Analysis) -> None:
-    st.subheader(tr("shift_header"))
+def render_shift(analysis: Analysis, picker_at=None) -> None:
+    """What lifting the mask does to the next-token prediction at each position."""
     labels = analysis.token_labels
     # start where the model predicts the last word (鳥が in 鳥がナク), unless a link named the position
     shell.follow_input("mask_pos", (analysis.model_id, analysis.text), lambda: last_word_position(analysis))
     shell.clamp_state("mask_pos", analysis.n_tokens)
     pos = st.session_state["mask_pos"]
-    shift = shift_figure(analysis, pos)
-    bars = masked_unmasked_bars(analysis, pos)
 
-    def position_picker() -> None:
-        st.select_slider(
+    def position_picker(where) -> None:
+        where.select_slider(
             tr("pick_position"), options=list(range(analysis.n_tokens)), key="mask_pos",
             format_func=lambda i: f"{i}: {labels[i]}",
         )
 
-    if shell.projector():  # one figure at a time; the table is small type, so it stays off the screen
-        position_picker()
-        charts.render_figures([shift, *bars], "shift_figs", names=shift_names())
+    if shell.projector():  # the two predictions side by side; the table is small type, so it stays off
+        position_picker(picker_at or st)
+        charts.render_figures(masked_unmasked_bars(analysis, pos), "shift_figs", together=True)
     else:
-        charts.show(shift, "shift")
+        st.subheader(tr("shift_header"))
+        charts.show(shift_figure(analysis, pos), "shift")
         render_shift_table(analysis, "shift_table")
-        position_picker()
-        for column, fig, key in zip(st.columns(2), bars, ("next_masked", "next_unmasked")):
+        position_picker(st)
+        for column, fig, key in zip(st.columns(2), masked_unmasked_bars(analysis, pos), ("next_masked", "next_unmasked")):
             charts.show(fig, key, container=column)
-    st.info(shell.md_escape(peek_explanation(analysis, pos)))
-    shell.sync_url()
+    shell.explain(peek_explanation(analysis, pos))
 
 
 def peek_explanation(analysis: Analysis, pos: int) -> str:
@@ -112,8 +86,7 @@ def peek_explanation(analysis: Analysis, pos: int) -> str:
 
 
 def render_untrained() -> None:
-    st.subheader(tr("untrained_header"))
-    st.caption(tr("untrained_note"))
+    """The same views for the untrained model, in a box of its own."""
     try:
         analysis = data.get_analysis(TINY_ID, st.session_state.get("_good_text") or shell.DEFAULT_TEXT, mask_views=True)
     except (ModelLoadError, ValueError) as exc:
@@ -121,15 +94,36 @@ def render_untrained() -> None:
         return
     layer = min(int(st.session_state.get("layer", 0)), analysis.n_layers - 1)
     head = min(int(st.session_state.get("head", 0)), analysis.n_heads - 1)
-    st.caption(tr("heatmap_title", layer=layer, head=head))
-    render_heads(analysis, "tiny", layer, head)
-    # what lifting the mask does to its predictions, as for the trained model
     pos = last_word_position(analysis)
-    st.subheader(tr("shift_header"))
-    charts.render_figures([shift_figure(analysis, pos), *masked_unmasked_bars(analysis, pos)], "tiny_shift",
-                          names=shift_names())
-    render_shift_table(analysis, "tiny_shift_table")
-    st.info(shell.md_escape(peek_explanation(analysis, pos)))
+    with st.container(border=True):
+        st.subheader(tr("untrained_header"))
+        st.caption(tr("untrained_note"))
+        st.markdown("**" + tr("untrained_stages", layer=layer, head=head) + "**")
+        charts.render_figures(stage_figures(analysis, layer, head), "tiny_stages", together=True)
+        st.markdown("**" + tr("untrained_compare") + "**")
+        charts.render_figures(comparison_figures(analysis, layer, head), "tiny_compare", together=True)
+        st.markdown("**" + tr("untrained_shift") + "**")
+        charts.render_figures([shift_figure(analysis, pos), *masked_unmasked_bars(analysis, pos)], "tiny_shift")
+        render_shift_table(analysis, "tiny_shift_table")
+        shell.explain(peek_explanation(analysis, pos))
+
+
+def render_projector(analysis: Analysis) -> None:
+    """Projector view: which figure and its pickers on one line, then the figures."""
+    row = st.columns([4, 6, 3], vertical_alignment="bottom")
+    choice = row[0].segmented_control(
+        tr("show_figure"), FIGURE_CHOICES["mask_figure"], key="mask_figure", required=True,
+        format_func=lambda s: tr(f"figure_{s}"),
+    ) or "stages"
+    if choice == "shift":
+        render_shift(analysis, picker_at=row[1])
+        return
+    shell.clamp_state("layer", analysis.n_layers)
+    shell.clamp_state("head", analysis.n_heads)
+    row[1].select_slider(tr("layer"), list(range(analysis.n_layers)), key="layer")
+    row[2].segmented_control(tr("head"), list(range(analysis.n_heads)), key="head", required=True)
+    layer, head = st.session_state["layer"], st.session_state["head"]
+    (render_stages if choice == "stages" else render_compare)(analysis, "mask", layer, head)
 
 
 def render() -> None:
@@ -142,17 +136,15 @@ def render() -> None:
         return
     analysis = shell.analyse_current(loaded, mask_views=True)
     if analysis is not None and shell.projector():
-        choice = st.segmented_control(
-            tr("show_figure"), FIGURE_CHOICES["mask_figure"], key="mask_figure", required=True,
-            format_func=lambda s: tr(f"figure_{s}"),
-        )
-        if choice == "shift":
-            render_shift(analysis)
-        else:
-            render_head_section(analysis, choice or "stages")
+        render_projector(analysis)
     elif analysis is not None:
-        render_head_section(analysis)
+        shell.render_head_pickers(analysis.n_layers, analysis.n_heads)
+        layer, head = st.session_state["layer"], st.session_state["head"]
+        render_stages(analysis, "mask", layer, head)
+        render_compare(analysis, "mask", layer, head)
         render_shift(analysis)
+        if analysis.model_id != TINY_ID and st.toggle(tr("compare_untrained"), key="compare_untrained"):
+            render_untrained()
     shell.render_licence(loaded)
 
 

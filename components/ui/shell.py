@@ -244,23 +244,31 @@ def _pick_example() -> None:
     st.session_state["example"] = None
 
 
-def render_sentence_box(note: bool = False) -> None:
+def render_sentence_box(note: bool = False, header=None) -> None:
     """The sentence box (applies on Enter) and the examples, one click away;
-    ``note`` adds the example's note on what to look at (the explorer's)."""
+    ``note`` adds the example's note on what to look at (the explorer's).
+    In projector view both sit in the one-line ``header`` and the note waits
+    for :func:`example_note` under the figure."""
     examples = load_sentences()
-    if projector():  # a compact header: the sentence and the examples on one row
-        left, right = st.columns([3, 2], vertical_alignment="bottom")
+    if projector():
+        left, right = header[0], header[1]
         left.text_input(tr("sentence"), key="text", help=tr("sentence_help"), max_chars=2000)
         right.selectbox(tr("examples"), [e.text for e in examples], key="example", on_change=_pick_example,
                         index=None, placeholder=tr("examples_pick"))
-    else:
-        st.text_input(tr("sentence"), key="text", help=tr("sentence_help"), max_chars=2000)
-        st.pills(
-            tr("examples"), [e.text for e in examples], key="example", on_change=_pick_example,
-            selection_mode="single",
-        )
+        return
+    st.text_input(tr("sentence"), key="text", help=tr("sentence_help"), max_chars=2000)
+    st.pills(
+        tr("examples"), [e.text for e in examples], key="example", on_change=_pick_example,
+        selection_mode="single",
+    )
+    if note:
+        example_note()
+
+
+def example_note() -> None:
+    """What to look at in the example on screen, if the sentence is one."""
     example = example_for(st.session_state.get("text", ""))
-    if note and example is not None:
+    if example is not None:
         say(example.note(lang()))
 
 
@@ -271,6 +279,15 @@ def say(text: str) -> None:
         st.markdown("##### " + md_escape(text))
     else:
         st.caption(md_escape(text))
+
+
+def explain(text: str) -> None:
+    """An explanation tied to the numbers on screen: a box, or in projector
+    view large text (see :func:`say`)."""
+    if projector():
+        say(text)
+    else:
+        st.info(md_escape(text))
 
 
 def render_share() -> None:
@@ -326,6 +343,9 @@ def load_current_model() -> models.LoadedModel | None:
             st.error(md_escape(tr("err_model", model=model_id, detail=f"{type(exc).__name__}: {exc}")))
             continue
         st.session_state["_good_model"] = model_id
+        # an example or a link may name a layer this model does not have
+        clamp_state("layer", loaded.n_layers)
+        clamp_state("head", loaded.n_heads)
         if model_id == BUNDLED_ID:
             data.start_warm_up(model_id)
         return loaded
@@ -391,17 +411,24 @@ def render_head_pickers(n_layers: int, n_heads: int) -> None:
 
 def page_start(title_key: str, intro_key: str, sentence_box: bool = True, note: bool = False) -> models.LoadedModel | None:
     """Title, intro, the sentence box and the current model: how every page
-    starts. In projector view the header is one line, so the page's main
-    figure fits the first screen of a 1024×768 projector."""
-    title, share = st.columns([6, 1], vertical_alignment="center")
+    starts. In projector view the header is one line (the sentence, the
+    examples, the QR code) so that the page's main figure fits the first
+    screen of a 1280×720 or 1024×768 projector."""
     if projector():
-        title.markdown("#### " + md_escape(tr(title_key)))
+        header = st.columns([5, 3, 1], vertical_alignment="bottom")
+        if sentence_box:
+            render_sentence_box(header=header)
+        else:
+            header[0].markdown("#### " + md_escape(tr(title_key)))
+        with header[2]:
+            render_share()
     else:
+        title, share = st.columns([6, 1], vertical_alignment="center")
         title.title(tr(title_key))
-    with share:
-        render_share()
-    if not projector():
+        with share:
+            render_share()
         st.caption(tr(intro_key))
-    if sentence_box:
-        render_sentence_box(note)
+        if sentence_box:
+            render_sentence_box(note)
     return load_current_model()
+
