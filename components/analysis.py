@@ -137,6 +137,19 @@ def tokenize(loaded: LoadedModel, text: str, max_tokens: int = MAX_TOKENS) -> tu
     return build_tokens(text, ids, [tuple(o) for o in enc["offset_mapping"]], pieces, loaded.special_ids)
 
 
+def first_tokens_text(loaded: LoadedModel, text: str, max_tokens: int = MAX_TOKENS) -> str:
+    """The longest beginning of ``text`` that fits in ``max_tokens`` tokens
+    (special tokens included), cut at a token boundary: what a pasted
+    paragraph becomes when the class agrees to read only its start."""
+    tokens = tokenize(loaded, check_text(text), max_tokens=10**9)
+    if len(tokens) <= max_tokens:
+        return text
+    end = max(t.end for t in tokens[:max_tokens] if not t.special)
+    while end > 0 and len(tokenize(loaded, text[:end], max_tokens=10**9)) > max_tokens:
+        end -= 1  # a merge across the cut can make the shorter text longer in tokens
+    return text[:end]
+
+
 def label_ids(loaded: LoadedModel, ids: Iterable[int]) -> dict[int, str]:
     """Readable text for vocabulary ids (byte pieces never become �)."""
     unique = sorted(set(int(i) for i in ids))

@@ -94,6 +94,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "ja": "文が長すぎます（{n} トークン、上限は {limit}）。短くしてください。",
         "en": "The sentence is too long ({n} tokens; the limit is {limit}). Please shorten it.",
     },
+    "truncate": {
+        "ja": "最初の {limit} トークンだけを解析する（後ろは読みません）",
+        "en": "Analyse only the first {limit} tokens (the rest is left out)",
+    },
     "err_no_tokens": {
         "ja": "この文からはトークンが得られませんでした。文字やかなを含む文を入れてください。",
         "en": "The tokenizer produced no tokens for this text: type a sentence with letters or kana in it.",

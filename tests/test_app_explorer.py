@@ -223,3 +223,19 @@ def test_a_model_too_large_for_memory_keeps_the_previous_one(app, tiny, tmp_path
     assert any("GB" in m and "huge" in m for m in messages(app)), messages(app)
     assert "head_heatmap" in charts(app), "still on the untrained model"
     assert any("huge" in c.value for c in app.caption), "the field lists the models this computer has"
+
+
+def test_a_pasted_paragraph_can_be_read_from_its_start(app):
+    paragraph = "鳥が鳴く。" * 40
+    app.text_input(key="text").input(paragraph).run()
+    assert any(str(MAX_TOKENS) in m for m in messages(app))
+    app.button(key="truncate").click().run()
+    assert not app.exception
+    text = app.text_input(key="text").value
+    assert paragraph.startswith(text) and len(text) < len(paragraph)
+    labels = tick_labels(charts(app)["head_heatmap"]["layout"]["xaxis"])
+    assert 0 < len(labels) <= MAX_TOKENS, "the analysed start fits the limit"
+    from components.analysis import tokenize
+
+    assert len(tokenize(get_model("tiny-random"), text + paragraph[len(text)], max_tokens=10**9)) > MAX_TOKENS, \
+        "one more character would not fit: the longest start that does"

@@ -11,7 +11,7 @@ from typing import Any, Callable
 import streamlit as st
 
 from components import links, models
-from components.analysis import Analysis
+from components.analysis import Analysis, first_tokens_text
 from components.examples import Example, example_for, load_sentences
 from components.i18n import DEFAULT_LANG, LANGS, STRINGS, normalize_lang, t
 from components.inference import MODEL_LOCK, AnalysisError
@@ -376,6 +376,9 @@ def analyse_current(loaded: models.LoadedModel, mask_views: bool = False) -> Ana
             analysis = data.get_analysis(loaded.model_id, text, mask_views)
     except Exception as exc:  # AnalysisError, or anything a custom model raises
         st.warning(md_escape(error_text(exc)))
+        if isinstance(exc, AnalysisError) and exc.code == "too_long":  # a pasted paragraph: offer its start
+            st.button(tr("truncate", limit=exc.params["limit"]), key="truncate", on_click=_truncate,
+                      args=(loaded, exc.params["limit"]))
         good = st.session_state.get("_good_text")
         if not good or good == text:
             return None
@@ -386,6 +389,10 @@ def analyse_current(loaded: models.LoadedModel, mask_views: bool = False) -> Ana
             return None
     st.session_state["_good_text"] = text
     return analysis
+
+
+def _truncate(loaded: models.LoadedModel, limit: int) -> None:
+    st.session_state["text"] = first_tokens_text(loaded, st.session_state.get("text", ""), limit)
 
 
 def render_licence(loaded: models.LoadedModel | None) -> None:
