@@ -50,6 +50,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "ja": "いま見ている画面のリンクと QR コード。生徒が自分の端末で同じ画面を開けます。",
         "en": "The link of this view and its QR code: students open the same view on their own devices.",
     },
+    "share_title": {"ja": "この画面を生徒の端末で開く", "en": "Open this view on students' devices"},
     "share_caption": {"ja": "読み取ると同じ画面が開きます", "en": "Scan to open this view"},
     "model": {"ja": "モデル", "en": "Model"},
     "model_help": {

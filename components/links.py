@@ -166,7 +166,7 @@ def share_link(base_url: str, params: Mapping[str, str], host: str | None = None
     if host and parts.hostname in ("localhost", "127.0.0.1", "::1"):
         netloc = host + (f":{parts.port}" if parts.port else "")
     query = urllib.parse.urlencode(params, quote_via=urllib.parse.quote)
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path or "/", query, ""))
 
 
 def lan_address() -> str | None:

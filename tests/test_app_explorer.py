@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import streamlit as st
 
-from apptest_utils import strip_table, array, charts, count_model_calls, messages, new_app, tick_labels
+from apptest_utils import strip_table, array, charts, count_model_calls, messages, new_app, tick_labels, unescape_md
 from components.analysis import MAX_TOKENS
 from components.ui.data import get_model
 
@@ -39,6 +39,8 @@ def test_the_default_sentence_opens_the_view_that_shows_its_point():
     assert "「鳥が」" in charts(at)["next_tokens"]["layout"]["title"]["text"]
     assert (at.session_state["layer"], at.session_state["head"]) == (min(example.layer, 1), min(example.head, 1)), \
         "clamped to the tiny model's two layers"
+    assert not any(unescape_md(c.value) == example.note("ja") for c in at.caption), \
+        "the note's numbers were measured on the bundled model: the untrained one does not show it"
 
 
 def test_page_renders_without_exception(app):
@@ -174,10 +176,21 @@ def test_default_page_on_the_bundled_gemma(gemma):
     assert not at.exception
     assert list(strip_table(at).columns) == ["鳥", "が", "ナク"]
     fig = charts(at)
-    assert tick_labels(fig["head_heatmap"]["layout"]["xaxis"]) == ["<bos>", "鳥", "が", "ナ", "ク"]
+    # the default start is the view that shows the point: ナク's row looks at 鳥 the most
+    heat = fig["head_heatmap"]
+    assert heat["layout"]["title"]["text"] == "層 4・ヘッド 0"
+    assert tick_labels(heat["layout"]["xaxis"]) == ["鳥", "が", "ナク"]
+    row = array(heat["data"][0]["z"])[-1]
+    assert np.nanargmax(row) == 0, "ナク → 鳥 is the largest weight of its row"
+    assert "「鳥が」" in fig["next_tokens"]["layout"]["title"]["text"]
+    assert tick_labels(fig["next_tokens"]["layout"]["yaxis"])[0].startswith("鳴"), "鳴 leads after 鳥が"
     picks = [trace for trace in fig["overview"]["data"] if trace["type"] == "scatter"][0]
     assert len(picks["customdata"]) == 72
     assert any("Gemma" in c.value for c in at.caption)
+    from components.examples import example_for
+
+    note = example_for("鳥がナク").note("ja")
+    assert any(unescape_md(c.value) == note for c in at.caption), "the example's note, measured on this model"
 
 
 def test_a_model_folder_is_chosen_by_name(app, tiny, tmp_path, monkeypatch):

@@ -3,7 +3,7 @@
 import pytest
 import streamlit as st
 
-from apptest_utils import charts, new_app, tick_labels
+from apptest_utils import charts, new_app, tick_labels, unescape_md
 from components import links
 from components.ui.shell import DEFAULTS
 
@@ -145,3 +145,31 @@ def test_a_generation_link_replays_the_same_text():
 def test_page_only_parameters_stay_on_their_page():
     at = open_link({"seed": "3", "lesson": "02-causal-mask", "model": "tiny-random"})
     assert "seed" not in at.query_params and "lesson" not in at.query_params
+
+
+def test_a_shared_link_reaches_the_server_from_the_network():
+    params = links.state_to_params({"text": "鳥がナク", "layer": 4})
+    assert links.share_link("http://localhost:8501", params, "192.168.1.20") == \
+        "http://192.168.1.20:8501/?text=%E9%B3%A5%E3%81%8C%E3%83%8A%E3%82%AF&layer=4"
+    assert links.share_link("http://school.example:8501/mask", params, "192.168.1.20").startswith(
+        "http://school.example:8501/mask?"), "a real host name is kept"
+    assert links.share_link("http://127.0.0.1:9000", {}, None) == "http://127.0.0.1:9000/"
+
+
+def test_the_qr_code_holds_the_link():
+    import io
+
+    import zxingcpp
+    from PIL import Image
+
+    link = "http://192.168.1.20:8501/?text=%E9%B3%A5%E3%81%8C%E3%83%8A%E3%82%AF&layer=4&head=0&pos=2"
+    (found,) = zxingcpp.read_barcodes(Image.open(io.BytesIO(links.qr_png(link))))
+    assert found.text == link
+
+
+def test_the_share_button_shows_the_current_view():
+    at = open_link({"text": "雨が激しく降る", "model": "tiny-random", "layer": "1"})
+    at.button(key="share").click().run()
+    assert not at.exception
+    shown = [unescape_md(c.value) for c in at.caption if "layer" in c.value and "http" in c.value]
+    assert shown and "layer=1" in shown[0] and "text=%E9%9B%A8" in shown[0]

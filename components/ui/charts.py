@@ -47,7 +47,7 @@ def render_figures(figs, key: str, notes: tuple[str, ...] = (), names: list[str]
             # titles carry the student's words: radio labels read Markdown, so make them literal
             labels = [shell.md_escape(title) for title in titles]
             i = st.radio(tr("pick_figure"), range(len(figs)), key=f"{key}_pick", horizontal=True,
-                         format_func=lambda j: labels[j])
+                         format_func=lambda j: labels[j], label_visibility="collapsed")
         show(figs[i], f"{key}_{i}")
         if notes:
             shell.say(tr(notes[i]))

@@ -224,7 +224,7 @@ def render_projector(analysis: Analysis) -> None:
         row[3].segmented_control(tr("view"), list(VIEWS), key="view", required=True,
                                  format_func=lambda v: tr(f"view_{v}"))
         head_in_detail(analysis)
-        shell.example_note()
+        shell.example_note(data.get_model(analysis.model_id))
     elif choice == "next":
         position_picker(analysis, row[1])
         row[2].slider(tr("temperature"), 0.1, 2.0, step=0.05, key="temperature")

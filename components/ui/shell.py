@@ -244,11 +244,9 @@ def _pick_example() -> None:
     st.session_state["example"] = None
 
 
-def render_sentence_box(note: bool = False, header=None) -> None:
-    """The sentence box (applies on Enter) and the examples, one click away;
-    ``note`` adds the example's note on what to look at (the explorer's).
-    In projector view both sit in the one-line ``header`` and the note waits
-    for :func:`example_note` under the figure."""
+def render_sentence_box(header=None) -> None:
+    """The sentence box (applies on Enter) and the examples, one click away.
+    In projector view both sit in the one-line ``header``."""
     examples = load_sentences()
     if projector():
         left, right = header[0], header[1]
@@ -261,14 +259,13 @@ def render_sentence_box(note: bool = False, header=None) -> None:
         tr("examples"), [e.text for e in examples], key="example", on_change=_pick_example,
         selection_mode="single",
     )
-    if note:
-        example_note()
 
 
-def example_note() -> None:
-    """What to look at in the example on screen, if the sentence is one."""
+def example_note(loaded: models.LoadedModel | None) -> None:
+    """What to look at in the example on screen, if the sentence is one. The
+    notes state numbers measured on the bundled model, so only it shows them."""
     example = example_for(st.session_state.get("text", ""))
-    if example is not None:
+    if example is not None and loaded is not None and loaded.kind == "bundled":
         say(example.note(lang()))
 
 
@@ -290,16 +287,26 @@ def explain(text: str) -> None:
         st.info(md_escape(text))
 
 
-def render_share() -> None:
-    """The link of the current view and its QR code, for students' own devices."""
+def share_link() -> str:
+    """The address of the view on screen, reachable from students' devices."""
     base = st.context.url or "http://localhost:8501/"
     bound = st.get_option("server.address")
     # a server that listens on every interface can be reached on the LAN address
     host = links.lan_address() if not bound or bound in ("0.0.0.0", "::") else None
-    link = links.share_link(base, links.state_to_params(current_link_state()), host)
-    with st.popover(tr("share"), help=tr("share_help")):
-        st.image(links.qr_png(link), caption=tr("share_caption"), width=320)
-        st.caption(md_escape(link))
+    return links.share_link(base, links.state_to_params(current_link_state()), host)
+
+
+def render_share() -> None:
+    """A button that shows the current view's link and its QR code, made when
+    pressed, so that it is the view on screen now (figures change in fragments)."""
+    if st.button(tr("share"), key="share", help=tr("share_help")):
+        st.dialog(tr("share_title"))(_share_dialog)()
+
+
+def _share_dialog() -> None:
+    link = share_link()
+    st.image(links.qr_png(link), caption=tr("share_caption"), width=320)
+    st.caption(md_escape(link))
 
 
 def requested_model_id() -> str:
@@ -436,6 +443,9 @@ def page_start(title_key: str, intro_key: str, sentence_box: bool = True, note: 
             render_share()
         st.caption(tr(intro_key))
         if sentence_box:
-            render_sentence_box(note)
-    return load_current_model()
+            render_sentence_box()
+    loaded = load_current_model()
+    if note and not projector():  # in projector view it waits under the figure
+        example_note(loaded)
+    return loaded
 
