@@ -247,7 +247,7 @@ def side_by_side(figs: Sequence[go.Figure]) -> list[go.Figure]:
         if i < len(figs) - 1:
             if scale(fig) is not None and scale(fig) == scale(figs[i + 1]):
                 fig.update_traces(showscale=False, selector={"type": "heatmap"})
-        if scale(fig) is not None:  # a colour bar under the matrix leaves it the column's width
+        if scale(fig) is not None and len(figs) >= 3:  # in a third of the width, a bar under the matrix leaves it room
             fig.update_traces(colorbar={"orientation": "h", "y": -0.04, "yanchor": "top", "thickness": 12,
                                         "len": 0.9, "title": {"side": "top"}},
                               selector={"type": "heatmap"})
@@ -404,6 +404,7 @@ def next_token_figure(
             marker_color=colours,
             text=[_percent(p) for p in probs],
             textposition="outside",
+            constraintext="none",  # the numbers keep the figure's type size, however thin the bar
             cliponaxis=False,
             customdata=labels,
             hovertemplate=f"%{{customdata}}<br>{safe(value_name)} = %{{x:.4g}}<extra></extra>",
@@ -445,7 +446,7 @@ def column_bars_figure(
     fig = go.Figure(
         go.Bar(
             x=list(range(len(labels))), y=list(values), marker_color=colours,
-            text=[f"{v:.2f}" for v in values], textposition="outside", cliponaxis=False,
+            text=[f"{v:.2f}" for v in values], textposition="outside", cliponaxis=False, constraintext="none",
             customdata=text, hovertemplate=f"%{{customdata}}<br>{safe(value_name)} = %{{y:.4g}}<extra></extra>",
         )
     )
@@ -491,9 +492,10 @@ def sentence_scores_figure(
         go.Bar(
             x=[relative[i] for i in order], y=list(range(len(order))), orientation="h",
             marker_color=[HIGHLIGHT if rank == 0 else BAR for rank in range(len(order))],
-            text=[f"{relative[i]:.1%}  ({safe(score_name)} {logprobs[i]:.2f})" for i in order],
+            text=[f"{_percent(relative[i])}  ({safe(score_name)} {logprobs[i]:.2f})" for i in order],
             # a long bar carries its numbers inside, so they never run off the chart
             textposition=["inside" if relative[i] > 0.6 else "outside" for i in order], insidetextanchor="end",
+            constraintext="none",
             cliponaxis=False, customdata=labels,
             hovertemplate="%{customdata}<br>%{text}<extra></extra>",
         )

@@ -48,18 +48,30 @@ def render_figures(figs, key: str, notes: tuple[str, ...] = (), names: list[str]
             labels = [shell.md_escape(title) for title in titles]
             i = st.radio(tr("pick_figure"), range(len(figs)), key=f"{key}_pick", horizontal=True,
                          format_func=lambda j: labels[j], label_visibility="collapsed")
-        show(figs[i], f"{key}_{i}")
+        show(fit_projector(figs[i]), f"{key}_{i}")
         if notes:
             shell.say(tr(notes[i]))
         return
     if len(figs) > 1:
         figs = figures.side_by_side(figs)
     for i, (column, fig) in enumerate(zip(st.columns(len(figs)), figs)):
-        show(figures.fit_to_columns(fig, len(figs), min_text=shell.font_size() if shell.projector() else 9),
-             f"{key}_{i}", container=column)
+        fig = figures.fit_to_columns(fig, len(figs), min_text=shell.font_size() if shell.projector() else 9)
+        show(fit_projector(fig) if shell.projector() else fig, f"{key}_{i}", container=column)
     if notes and not shell.projector():  # the notes of a comparison would push it off a projector's screen
         for column, note in zip(st.columns(len(notes)), notes):
             column.caption(tr(note))
+
+
+#: in projector view no figure is taller than this, so that under a one-line
+#: header it fits the first screen of a 1280x720 projector
+PROJECTOR_HEIGHT = 420
+
+
+def fit_projector(fig):
+    """Cap a figure's height for a projector's first screen. Returns the same figure."""
+    if fig.layout.height and fig.layout.height > PROJECTOR_HEIGHT:
+        fig.update_layout(height=PROJECTOR_HEIGHT)
+    return fig
 
 
 # ----------------------------------------------------------------- heatmaps

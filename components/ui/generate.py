@@ -13,6 +13,10 @@ from components.ui import charts, data, shell
 from components.ui.shell import tr
 
 
+#: candidates drawn in projector view (the token drawn is added if it is not among them)
+PROJECTOR_BARS = 6
+
+
 def _change_steps(delta: int) -> None:
     st.session_state["gen_steps"] = max(0, int(st.session_state.get("gen_steps", 0)) + delta) if delta else 0
 
@@ -76,8 +80,11 @@ def render_generation(gen: Generation, n_layers: int, n_heads: int) -> None:
         return
     step = gen.steps[-1]
     fs = shell.font_size()
+    candidates = step.candidates
+    if shell.projector():  # fewer, larger bars fit a projector's first screen; the drawn token stays
+        candidates = candidates[:PROJECTOR_BARS] + tuple(c for c in candidates[PROJECTOR_BARS:] if c.id == step.id)
     dist = figures.next_token_figure(
-        step.candidates, title=tr("gen_drawn_from", token=step.text, prob=f"{step.prob:.1%}"),
+        candidates, title=tr("gen_drawn_from", token=step.text, prob=f"{step.prob:.1%}"),
         value_name=tr("prob"), highlight=step.id, font_size=fs,
     )
     if not shell.projector():  # in projector view the pickers wait behind the "…" button

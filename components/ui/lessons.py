@@ -228,18 +228,28 @@ def render() -> None:
             shell.apply_link({k: v for k, v in linked.items() if k in LESSON_KEYS})
     lang = shell.lang()
 
-    st.title(tr("lessons_title"))
-    c1, c2, c3 = st.columns([1, 6, 1], vertical_alignment="bottom")
+    projector = shell.projector()
+    if not projector:
+        st.title(tr("lessons_title"))
+    c1, c2, c3, c4 = st.columns([1, 6, 1, 1] if projector else [1, 6, 1, 0.01], vertical_alignment="bottom")
     c1.button(tr("previous"), key="lesson_prev", on_click=_step, args=(-1,), width="stretch")
-    c2.selectbox(tr("lesson"), ids, key="lesson", format_func=lambda i: lessons[ids.index(i)].get("title", lang))
+    c2.selectbox(tr("lesson"), ids, key="lesson", format_func=lambda i: lessons[ids.index(i)].get("title", lang),
+                 label_visibility="collapsed" if projector else "visible")
     c3.button(tr("next"), key="lesson_next", on_click=_step, args=(1,), width="stretch")
-
-    st.header(shell.md_escape(lesson.get("title", lang)))
+    if projector:  # one line of controls, the question, then the figures on the first screen
+        with c4:
+            shell.render_share()
+    else:
+        st.header(shell.md_escape(lesson.get("title", lang)))
     loaded = shell.load_current_model()
     render_controls(lesson)
-    render_subject(lesson, loaded)
-    st.markdown(f"**{tr('lesson_look')}** " + shell.md_escape(lesson.get("look", lang)))
-    st.info(tr("lesson_question") + " " + shell.md_escape(lesson.get("question", lang)))
+    question = tr("lesson_question") + " " + lesson.get("question", lang)
+    if projector:
+        shell.say(question)
+    else:
+        render_subject(lesson, loaded)
+        st.markdown(f"**{tr('lesson_look')}** " + shell.md_escape(lesson.get("look", lang)))
+        st.info(shell.md_escape(question))
     if loaded is None:
         return
     try:
@@ -249,6 +259,9 @@ def render() -> None:
         figs = []
     if figs:
         charts.render_figures(figs, "lesson_fig", together=_together(lesson))
+    if projector:
+        render_subject(lesson, loaded)
+        shell.say(tr("lesson_look") + " " + lesson.get("look", lang))
     if st.toggle(tr("lesson_reveal"), key="reveal"):
         st.success(shell.md_escape(lesson.get("answer", lang)))
     render_claims(lesson, loaded)
