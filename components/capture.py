@@ -33,6 +33,9 @@ class Recording:
     lift_mask: bool = False
     scores: list[torch.Tensor] = field(default_factory=list)  # each [batch, head, query, key]
     masks: list[torch.Tensor | None] = field(default_factory=list)  # each [batch, 1, query, key]
+    # (layer, head, query) whose attention weights are set to 0 after the softmax: an
+    # independent route to a head knockout, for tests (components.knockout zeroes o_proj's input)
+    zero_weights: tuple[tuple[int, int, int], ...] = ()
 
 
 _ACTIVE: contextvars.ContextVar[Recording | None] = contextvars.ContextVar(
@@ -62,6 +65,7 @@ def classroom_attention(
     if softcap is not None:
         scores = torch.tanh(scores / softcap) * softcap
     rec = _ACTIVE.get()
+    layer = len(rec.masks) if rec is not None else -1  # this call's layer: one call per layer, in order
     if rec is not None:
         rec.masks.append(None if attention_mask is None else attention_mask.detach())
         if rec.record_scores:
@@ -72,6 +76,11 @@ def classroom_attention(
         else:
             scores = scores + attention_mask
     weights = nn.functional.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
+    if rec is not None and rec.zero_weights:
+        weights = weights.clone()
+        for at_layer, head, at_query in rec.zero_weights:
+            if at_layer == layer:
+                weights[:, head, at_query, :] = 0.0
     weights = nn.functional.dropout(weights, p=dropout, training=module.training)
     output = torch.matmul(weights, value).transpose(1, 2).contiguous()
     return output, weights
@@ -87,9 +96,14 @@ def register() -> None:
 
 
 @contextlib.contextmanager
-def capturing(record_scores: bool = False, lift_mask: bool = False):
-    """Record masks (and scores) of the forward passes run inside the block."""
-    rec = Recording(record_scores=record_scores, lift_mask=lift_mask)
+def capturing(
+    record_scores: bool = False, lift_mask: bool = False, zero_weights: tuple[tuple[int, int, int], ...] = ()
+):
+    """Record masks (and scores) of the forward passes run inside the block.
+
+    ``zero_weights`` lists ``(layer, head, query)`` cells whose attention
+    weights become 0 (every key) in each forward pass inside the block."""
+    rec = Recording(record_scores=record_scores, lift_mask=lift_mask, zero_weights=tuple(zero_weights))
     token = _ACTIVE.set(rec)
     try:
         yield rec

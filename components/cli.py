@@ -54,11 +54,21 @@ def _parser() -> argparse.ArgumentParser:
     an.add_argument("--json", metavar="PATH", help="write the JSON object here ('-' for stdout)")
     an.add_argument("--unmasked", action="store_true", help="also run with the causal mask lifted")
     an.add_argument("--scores", action="store_true", help="also export the raw pre-mask scores")
+    an.add_argument("--lens", action="store_true", help="also read every layer through the output head (logit lens)")
     an.add_argument("--max-tokens", type=int, default=MAX_TOKENS)
 
     sc = sub.add_parser("score", help="log-probability of whole sentences, one JSON line each")
     sc.add_argument("sentences", nargs="+")
     sc.add_argument("--model", default=BUNDLED_ID)
+
+    ko = sub.add_parser("knockout", help="how much zeroing each head at one position changes a prediction")
+    ko.add_argument("text")
+    ko.add_argument("--target", required=True, help="the predicted word to follow (counted by its first token)")
+    ko.add_argument("--versus", help="measure log p(target) - log p(versus) instead")
+    ko.add_argument("--pos", type=int, help="query position, <bos> = 0 (default: the last token)")
+    ko.add_argument("--model", default=BUNDLED_ID)
+    ko.add_argument("--json", metavar="PATH", help="write [{layer, head, delta}] here ('-' for stdout)")
+
     return p
 
 
@@ -79,6 +89,73 @@ def _summary(analysis, top_k: int, temperature: float) -> str:
     lines.append("")
     lines.append(f"attentions: {analysis.n_layers} layers x {analysis.n_heads} heads x "
                  f"{analysis.n_tokens} x {analysis.n_tokens} (use --json for the numbers)")
+    return "\n".join(lines)
+
+
+def _lens_summary(lens) -> str:
+    column = len(lens.positions) - 1
+    lines = ["", f"logit lens at position {lens.positions[column]} (row 0 = embedding, row l = after layer l):"]
+    for row in range(lens.n_rows):
+        top = lens.top_ids[row, column, :3], lens.top_probs[row, column, :3]
+        lines.append(f"  {row:3d}  " + "   ".join(f"{p:7.2%} {lens.labels[int(i)]}" for i, p in zip(*top)))
+    return "\n".join(lines)
+
+
+def _knockout(args) -> int:
+    """``knockout`` subcommand: the head table, or ``[{layer, head, delta}]`` as JSON."""
+    from components.analysis import check_text
+    from components.inference import AnalysisError
+    from components.knockout import run_knockouts
+    from components.models import load_model
+
+    check_text(args.text)  # fail fast, before a model load
+    if not args.target:
+        raise AnalysisError("empty_target", "--target is empty: give the word to follow, such as 鳴.")
+    loaded = load_model(args.model, _progress)
+    result = run_knockouts(loaded, args.text, args.target, args.versus, args.pos)
+    rows = [
+        {"layer": layer, "head": head, "delta": float(result.heads[layer, head])}
+        for layer in range(result.n_layers)
+        for head in range(result.n_heads)
+    ]
+    if args.json:
+        payload = json.dumps(rows, ensure_ascii=False)
+        if args.json == "-":
+            sys.stdout.write(payload + "\n")
+            return 0
+        Path(args.json).write_text(payload, encoding="utf-8")
+        print(f"wrote {args.json}", file=sys.stderr)
+    print(_knockout_table(result))
+    return 0
+
+
+def _knockout_table(result) -> str:
+    from components.alignment import token_label
+
+    def named(tok) -> str:
+        note = f", the first of {tok.n_tokens} tokens of '{tok.text}'" if tok.is_partial else ""
+        return f"{tok.label} (id {tok.id}{note})"
+
+    p = result.position
+    lines = [
+        f"model:    {result.model_id}",
+        f"text:     {result.text}",
+        f"position: {p} ({token_label(result.tokens[p])}), predicting the token after it",
+        f"target:   {named(result.target)}",
+    ]
+    if result.versus is not None:
+        lines.append(f"versus:   {named(result.versus)}")
+    lines += [
+        f"intact:   {result.metric} = {result.baseline:+.3f} nats",
+        "",
+        f"change in nats when zeroed at position {p} only (negative: it was pushing towards {result.target.label}):",
+        "layer " + "".join(f"{'head ' + str(h):>9}" for h in range(result.n_heads)) + " | attention      MLP",
+    ]
+    for layer in range(result.n_layers):
+        heads = "".join(f"{d:+9.3f}" for d in result.heads[layer])
+        lines.append(f"{layer:5d} {heads} | {result.attention[layer]:+9.3f} {result.mlp[layer]:+8.3f}")
+    strongest = "; ".join(f"layer {layer} head {head} {d:+.3f}" for layer, head, d in result.strongest(3) if d < 0)
+    lines += ["", f"largest drops: {strongest or 'none (no head lowers it)'}"]
     return "\n".join(lines)
 
 
@@ -107,10 +184,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 loaded, args.text, scores=args.scores, unmasked=args.unmasked, max_tokens=args.max_tokens,
                 labelled_top=max(args.top_k, LABELLED_TOP),
             )
+            lens = None
+            if args.lens:
+                from components.lens import run_lens
+
+                lens = run_lens(loaded, args.text, top_k=args.top_k, max_tokens=args.max_tokens)
             if args.json:
                 from components.export import analysis_to_json
 
-                payload = analysis_to_json(analysis, args.top_k, args.temperature)
+                payload = analysis_to_json(analysis, args.top_k, args.temperature, lens)
                 if args.json == "-":
                     sys.stdout.write(payload + "\n")
                 else:
@@ -118,6 +200,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     print(f"wrote {args.json}", file=sys.stderr)
             else:
                 print(_summary(analysis, args.top_k, args.temperature))
+                if lens is not None:
+                    print(_lens_summary(lens))
             return 0
         if args.command == "score":
             from components.analysis import check_text
@@ -129,9 +213,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(json.dumps({"text": result.text, "logprob": result.logprob, "tokens": list(result.tokens)},
                                  ensure_ascii=False))
             return 0
+        if args.command == "knockout":
+            return _knockout(args)
     except AnalysisError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1 if exc.code in ("no_capture", "no_attentions") else 2  # the model's fault, not the input's
+        model_fault = ("no_capture", "no_attentions", "lens_unavailable", "knockout_unavailable")
+        return 1 if exc.code in model_fault else 2  # the model's fault, not the input's
     except ModelLoadError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -16,6 +16,7 @@ import numpy as np
 
 from components.alignment import token_label
 from components.analysis import Analysis
+from components.lens import LogitLens
 from components.sampling import NextTokenLogits, top_tokens
 from components.views import HeadView
 
@@ -35,8 +36,23 @@ def _next_tokens(analysis: Analysis, logits: NextTokenLogits, top_k: int, temper
     ]
 
 
-def analysis_to_dict(analysis: Analysis, top_k: int = 10, temperature: float = 1.0) -> dict[str, Any]:
-    """A JSON-ready dict; ``next_tokens[i]`` is the distribution of the token after position i."""
+def lens_to_list(lens: LogitLens) -> list[list[list[dict]]]:
+    """``lens[row][column]`` = the kept top-k ``{id, text, prob}`` (row 0 the
+    embedding, row l the output of layer l; probabilities at temperature 1)."""
+    return [
+        [
+            [{"id": int(i), "text": lens.labels[int(i)], "prob": float(p)} for i, p in zip(ids, probs)]
+            for ids, probs in zip(row_ids, row_probs)
+        ]
+        for row_ids, row_probs in zip(lens.top_ids, lens.top_probs)
+    ]
+
+
+def analysis_to_dict(
+    analysis: Analysis, top_k: int = 10, temperature: float = 1.0, lens: LogitLens | None = None
+) -> dict[str, Any]:
+    """A JSON-ready dict; ``next_tokens[i]`` is the distribution of the token after position i.
+    With ``lens`` (of the same text, every position) it adds ``lens[row][position]``."""
     out: dict[str, Any] = {
         "schema": SCHEMA_VERSION,
         "model": analysis.model_id,
@@ -88,11 +104,18 @@ def analysis_to_dict(analysis: Analysis, top_k: int = 10, temperature: float = 1
         out["unmasked_next_tokens"] = _next_tokens(
             analysis, analysis.unmasked_next_logits, top_k, temperature
         )
+    if lens is not None:
+        if lens.text != analysis.text or lens.positions != tuple(range(analysis.n_tokens)):
+            raise ValueError("the lens must read every position of the analysed text")
+        out["lens_axes"] = "lens[row][position]: row 0 = embedding, row l = output of layer l; top-k at T=1"
+        out["lens"] = lens_to_list(lens)
     return out
 
 
-def analysis_to_json(analysis: Analysis, top_k: int = 10, temperature: float = 1.0) -> str:
-    return json.dumps(analysis_to_dict(analysis, top_k, temperature), ensure_ascii=False)
+def analysis_to_json(
+    analysis: Analysis, top_k: int = 10, temperature: float = 1.0, lens: LogitLens | None = None
+) -> str:
+    return json.dumps(analysis_to_dict(analysis, top_k, temperature, lens), ensure_ascii=False)
 
 
 def head_to_csv(view: HeadView) -> str:
@@ -101,12 +124,12 @@ def head_to_csv(view: HeadView) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["layer", "head", "view", "query", "key", "query_text", "key_text", "weight", "masked"])
-    offset = 1 if view.hide_sink else 0
+    offset = 1 if view.hide_sink else 0  # indices refer to the full token (or unit) list
     for q, q_label in enumerate(view.query_labels):
         for k, k_label in enumerate(view.key_labels):
             w = float(view.weights[q, k])
             writer.writerow(
-                [view.layer, view.head, view.view, q, k + offset, q_label, k_label,
+                [view.layer, view.head, view.view, q + offset, k + offset, q_label, k_label,
                  "" if np.isnan(w) else f"{w:.8g}", int(view.masked[q, k])]
             )
     return buf.getvalue()

@@ -572,3 +572,119 @@ def matrix_figure(
     fig.update_yaxes(tickvals=list(range(n_rows)), ticktext=[safe(r) for r in row_labels], autorange="reversed",
                      title={"text": safe(axis_rows)}, automargin=True)
     return fig
+
+
+def lens_figure(
+    top_labels: Sequence[Sequence[str]],  # [row, column] the most probable token's text
+    top_probs: np.ndarray,  # [row, column] its probability
+    hover: Sequence[Sequence[str]],  # [row, column] the top few, one per line (already escaped)
+    row_labels: Sequence[str],
+    column_labels: Sequence[str],
+    *,
+    title: str = "",
+    value_name: str = "probability",
+    axis_rows: str = "",
+    axis_columns: str = "",
+    highlight_column: int | None = None,
+    font_size: int = 13,
+) -> go.Figure:
+    """The logit lens: what each layer (rows, the input at the bottom, the
+    output at the top) would predict at each position (columns), written in
+    the cell and coloured by its probability."""
+    probs = np.asarray(top_probs, dtype=np.float64)
+    n_rows, n_cols = probs.shape
+    fig = go.Figure(go.Heatmap(
+        z=probs, x=list(range(n_cols)), y=list(range(n_rows)), colorscale=WEIGHT_SCALE, zmin=0, zmax=1,
+        text=[[safe(t) for t in row] for row in top_labels], texttemplate="%{text}",
+        textfont={"size": max(9, font_size - 2)}, customdata=np.asarray(hover, dtype=object),
+        hovertemplate="%{customdata}<extra></extra>", xgap=1, ygap=1,
+        colorbar={"title": {"text": safe(value_name)}, "thickness": 12},
+    ))
+    row_px = font_size + 12
+    style(fig, font_size, int(120 + n_rows * row_px), title)
+    fig.update_xaxes(tickvals=list(range(n_cols)), ticktext=[safe(c) for c in column_labels], side="top",
+                     title={"text": safe(axis_columns)}, automargin=True, showgrid=False)
+    fig.update_yaxes(tickvals=list(range(n_rows)), ticktext=[safe(r) for r in row_labels],
+                     title={"text": safe(axis_rows), "standoff": 12}, automargin=True, showgrid=False)
+    if highlight_column is not None:
+        fig.add_shape(type="rect", x0=highlight_column - 0.5, x1=highlight_column + 0.5, y0=-0.5, y1=n_rows - 0.5,
+                      line={"color": HIGHLIGHT, "width": 3})
+    return fig
+
+
+def rank_lines_figure(
+    row_labels: Sequence[str],
+    series: Sequence[tuple[str, Sequence[int], Sequence[float]]],  # (name, rank per row, probability per row)
+    *,
+    title: str = "",
+    axis_rows: str = "",
+    value_name: str = "rank",
+    prob_name: str = "probability",
+    font_size: int = 13,
+) -> go.Figure:
+    """Where each tracked word stands after every layer: its rank in the whole
+    vocabulary on a log scale, 1 at the top; hover adds its probability."""
+    fig = go.Figure()
+    colours = [PINNED, BAR, HIGHLIGHT, "#54a24b", "#b279a2", "#9d755d"]
+    for i, (name, ranks, probs) in enumerate(series):
+        fig.add_trace(go.Scatter(
+            x=list(range(len(row_labels))), y=list(ranks), mode="lines+markers", name=safe(name),
+            line={"color": colours[i % len(colours)], "width": 3}, marker={"size": 8},
+            customdata=[[float(p)] for p in probs],
+            hovertemplate=f"{safe(name)}<br>%{{x}}<br>{safe(value_name)} %{{y}}<br>{safe(prob_name)} %{{customdata[0]:.3g}}<extra></extra>",
+        ))
+    style(fig, font_size, 420, title)
+    fig.update_xaxes(tickvals=list(range(len(row_labels))), ticktext=[safe(r) for r in row_labels],
+                     title={"text": safe(axis_rows)}, automargin=True, tickangle=-45 if len(row_labels) > 10 else 0)
+    fig.update_yaxes(type="log", autorange="reversed", title={"text": safe(value_name)}, automargin=True,
+                     tickvals=[1, 10, 100, 1000, 10_000, 100_000], ticktext=["1", "10", "100", "1,000", "10k", "100k"])
+    fig.update_layout(legend={"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "x": 0},
+                      margin={"b": 2 * font_size + 60})
+    return fig
+
+
+def knockout_figure(
+    heads: np.ndarray,  # [layer, head] change in nats
+    attention: np.ndarray,  # [layer]
+    mlp: np.ndarray,  # [layer]
+    *,
+    title: str = "",
+    value_name: str = "change",
+    head_name: str = "head",
+    attention_name: str = "attention",
+    mlp_name: str = "MLP",
+    axis_layer: str = "layer",
+    hover_head: str = "layer %{customdata[0]}, head %{customdata[1]}",
+    font_size: int = 13,
+) -> go.Figure:
+    """How much zeroing each part changes a log-probability: one row per
+    layer; a column per head, then (after a gap) the whole attention block
+    and the whole MLP. Diverging colours: red lowers it, blue raises it.
+    A marker over each head cell can be clicked to open that head."""
+    n_layers, n_heads = heads.shape
+    grid = np.full((n_layers, n_heads + 3), np.nan)
+    grid[:, :n_heads], grid[:, n_heads + 1], grid[:, n_heads + 2] = heads, attention, mlp
+    span = float(np.nanmax(np.abs(grid))) if np.isfinite(grid).any() else 1.0
+    columns = [f"{safe(head_name)} {h}" for h in range(n_heads)] + ["", safe(attention_name), safe(mlp_name)]
+    fig = go.Figure(go.Heatmap(
+        z=grid, x=list(range(n_heads + 3)), y=list(range(n_layers)), colorscale="RdBu", zmid=0,
+        zmin=-span, zmax=span, texttemplate="%{z:+.2f}", textfont={"size": max(9, font_size - 3)},
+        hovertemplate=f"%{{y}} · %{{x}}: %{{z:+.3f}} {safe(value_name)}<extra></extra>", hoverongaps=False,
+        xgap=1, ygap=1, colorbar={"title": {"text": safe(value_name)}, "thickness": 12},
+    ))
+    fig.add_trace(go.Scatter(
+        x=[h for _ in range(n_layers) for h in range(n_heads)], y=[l for l in range(n_layers) for _ in range(n_heads)],
+        mode="markers", marker={"size": 18, "color": "rgba(0,0,0,0.01)", "symbol": "square"},
+        customdata=[[l, h] for l in range(n_layers) for h in range(n_heads)],
+        hovertemplate=f"{hover_head}<br>%{{text}}<extra></extra>",
+        text=[f"{heads[l, h]:+.3f} {safe(value_name)}" for l in range(n_layers) for h in range(n_heads)],
+        showlegend=False, name="heads",
+    ))
+    style(fig, font_size, int(110 + n_layers * (font_size + 12)), title)
+    fig.update_xaxes(tickvals=list(range(n_heads + 3)), ticktext=columns, side="top", showgrid=False,
+                     zeroline=False, automargin=True)
+    fig.update_yaxes(tickvals=list(range(n_layers)), ticktext=[str(l) for l in range(n_layers)],
+                     title={"text": safe(axis_layer)}, autorange="reversed", showgrid=False, zeroline=False,
+                     automargin=True)
+    fig.update_layout(clickmode="event+select", dragmode=False)
+    return fig

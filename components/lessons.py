@@ -31,6 +31,8 @@ from components.homophones import load_homophones, relative_probabilities, varia
 from components.i18n import t
 from components.icl import CurvePoint, few_shot_curve, induction_scores, load_tasks, repeated_random_tokens, shuffle_answers
 from components.inference import AnalysisError
+from components.knockout import Knockouts, run_knockouts
+from components.lens import LogitLens, resolve_token, run_lens
 from components.morphemes import to_katakana
 from components.pages import FIGURE_CHOICES, PAGES
 from components.sampling import NextTokenLogits, sample, top_probs, top_tokens
@@ -62,6 +64,9 @@ class Lesson:
     greedy: bool = False
     seed: int = 0  # generation page: the draws; few-shot page: the shuffled control and the induction sequence
     icl_task: str = ""  # few-shot page: the task id in examples/icl_tasks.toml
+    ko_target: str = ""  # layer-by-layer page: the word whose heads are knocked out ...
+    ko_versus: str = ""  # ... and its rival
+    track: str = ""  # layer-by-layer page: the words followed after every layer (comma separated)
 
     def get(self, name: str, lang: str) -> str:
         return self.texts.get(f"{name}_{lang}") or self.texts[f"{name}_ja"]
@@ -85,7 +90,7 @@ def parse_lesson(lesson_id: str, data: Mapping[str, Any]) -> Lesson:
     if page == "icl" and data["icl_task"] not in {task.id for task in load_tasks()}:
         raise ValueError(f"lesson {lesson_id}: unknown icl_task {data['icl_task']!r}")
     figure = data.get("figure", "detail" if page in ("explorer", "mask") else page)
-    if page in ("explorer", "mask") and figure not in sum(FIGURE_CHOICES.values(), ()):
+    if page in ("explorer", "mask", "layers") and figure not in sum(FIGURE_CHOICES.values(), ()):
         raise ValueError(f"lesson {lesson_id}: unknown figure {figure!r}")
     for claim in data.get("claims", []):
         try:
@@ -110,6 +115,9 @@ def parse_lesson(lesson_id: str, data: Mapping[str, Any]) -> Lesson:
         greedy=bool(data.get("greedy", False)),
         seed=int(data.get("seed", 0)),
         icl_task=data.get("icl_task", ""),
+        ko_target=data.get("ko_target", ""),
+        ko_versus=data.get("ko_versus", ""),
+        track=data.get("track", ""),
     )
 
 
@@ -137,6 +145,8 @@ class Probe:
     curve: Callable[[tuple, str, str], tuple[CurvePoint, ...]]  # (pairs, query, answer) -> few-shot curve
     induction: Callable[[int, int], np.ndarray]  # (length, seed) -> induction scores [layer, head]
     pieces: Callable[[str], tuple[str, ...]]  # a word -> the labels of its model tokens (書いた -> 書, いた)
+    lens: Callable[[str, tuple[str, ...]], LogitLens]  # (text, words to track) -> the logit lens of every position
+    knockouts: Callable[[str, str, "str | None", int], Knockouts]  # (text, target, versus, position)
 
 
 def vocab_id(loaded, piece: str) -> int | None:
@@ -184,6 +194,11 @@ def direct_probe(loaded) -> Probe:
             ("curve", tuple(pairs), query, answer), lambda: few_shot_curve(loaded, tuple(pairs), query, answer)),
         induction=induction,
         pieces=lambda word: token_pieces(loaded, word),
+        lens=lambda text, track: remember(("lens", text, tuple(track)), lambda: run_lens(
+            loaded, text, track=[resolve_token(loaded, word).id for word in track])),
+        knockouts=lambda text, target, versus, position: remember(
+            ("knockouts", text, target, versus, position),
+            lambda: run_knockouts(loaded, text, target, versus, position)),
     )
 
 
@@ -651,6 +666,52 @@ def _best_induction_head(c, d, probe) -> ClaimResult:
     })
 
 
+# ------------------------------------------------- layer-by-layer claims
+
+
+def _lens_top(c, d, probe) -> ClaimResult:
+    """After ``after``, the logit lens's top token at the output of each of
+    ``layers`` (0-based, as the explorer counts) is ``token``."""
+    text = _text(c, d)
+    a = probe.analyze(text, False)
+    pos = _position(a, c["after"])
+    lens = probe.lens(text, ())
+    column = lens.column(pos)
+    layers = [int(layer) for layer in c["layers"]]
+    if any(not 0 <= layer < lens.n_layers for layer in layers):
+        raise _ClaimFailed("claim_no_head", layer=max(layers), head=0)
+    tops = [(lens.labels[int(lens.top_ids[layer + 1, column, 0])], float(lens.top_probs[layer + 1, column, 0]))
+            for layer in layers]  # lens row l + 1 is the output of layer l
+    return ClaimResult(all(top == c["token"] for top, _ in tops), "claim_lens_top", {
+        "after": c["after"], "layers": {"ja": "・".join(map(str, layers)), "en": ", ".join(map(str, layers))},
+        "tops": {"ja": "、".join(f"「{top}」（{percent(p)}）" for top, p in tops),
+                 "en": "; ".join(f"「{top}」 ({percent(p)})" for top, p in tops)},
+        "token": c["token"],
+    })
+
+
+def _knockout_heads(c, d, probe) -> ClaimResult:
+    """Knocking out heads one at a time after ``after``, the ``heads`` listed
+    are exactly the ones that lower the target (or its margin over
+    ``versus``) most; each lowers it by at least ``at_least`` nats."""
+    text = _text(c, d)
+    a = probe.analyze(text, False)
+    ko = probe.knockouts(text, c["target"], c.get("versus"), _position(a, c["after"]))
+    expected = {(int(layer), int(head)) for layer, head in c["heads"]}
+    strongest = ko.strongest(len(expected))
+    found = {(layer, head) for layer, head, _ in strongest}
+    ok = found == expected and all(-delta >= c.get("at_least", 0.0) for _, _, delta in strongest)
+    rest = sorted(float(ko.heads[l, h]) for l in range(ko.n_layers) for h in range(ko.n_heads) if (l, h) not in found)
+    return ClaimResult(ok, "claim_knockout", {
+        "after": c["after"], "metric": ko.metric, "baseline": f"{ko.baseline:.2f}",
+        "heads": {  # said in each language
+            "ja": "、".join(f"層 {l}・ヘッド {h}（{delta:+.2f}）" for l, h, delta in strongest),
+            "en": "; ".join(f"layer {l}, head {h} ({delta:+.2f})" for l, h, delta in strongest),
+        },
+        "next": f"{rest[0]:+.2f}" if rest else "—",
+    })
+
+
 # ----------------------------------------------------------- stated numbers
 
 _NUMBER_PATTERNS = (
@@ -698,6 +759,8 @@ _KINDS: dict[str, tuple[Callable[[Mapping[str, Any], Defaults, Probe], ClaimResu
     "few_shot_stays_below": (_few_shot_stays_below, ("at_most",)),
     "top_is_answer_start": (_top_is_answer_start, ("n",)),
     "best_induction_head": (_best_induction_head, ("seeds",)),
+    "lens_top": (_lens_top, ("after", "token", "layers")),
+    "knockout_heads": (_knockout_heads, ("after", "target", "heads")),
 }
 CLAIM_KINDS = tuple(_KINDS)
 

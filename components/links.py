@@ -69,6 +69,20 @@ def _text(value: str) -> str:
     return value
 
 
+def _word(value: str) -> str:
+    """A word typed into a field (a target, a rival): short, one line."""
+    if len(value) > 20 or "\n" in value:
+        raise ValueError(value)
+    return value
+
+
+def _word_list(value: str) -> str:
+    """A few words separated by commas (the words a chart follows)."""
+    if len(value) > 100 or "\n" in value:
+        raise ValueError(value)
+    return value
+
+
 def _model(value: str) -> str:
     if value in (BUNDLED_ID, TINY_ID) or is_model_name(value):
         return value
@@ -104,11 +118,16 @@ FIELDS: dict[str, Callable[[str], Any]] = {
     "top_p": _float(0.05, 1.0, 0.05),
     "greedy": _bool,
     "gen_steps": _int(0, 64),
+    "layers_figure": _choice(FIGURE_CHOICES["layers_figure"]),
+    "track": _word_list,  # layer by layer: the words followed after every layer
+    "ko_target": _word,  # ... and the word (and its rival) whose heads are knocked out
+    "ko_versus": _word,
 }
 
 #: parameters that only mean something on one page
 PAGE_ONLY = {
-    "lesson": "lessons", "icl_task": "icl", "mask_figure": "mask", "figure": "explorer",
+    "lesson": "lessons", "icl_task": "icl", "mask_figure": "mask", "figure": "explorer", "layers_figure": "layers",
+    "track": "layers", "ko_target": "layers", "ko_versus": "layers",
     "seed": "generate", "gen_top_k": "generate", "top_p": "generate", "greedy": "generate", "gen_steps": "generate",
 }
 

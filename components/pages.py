@@ -11,6 +11,7 @@ from __future__ import annotations
 PAGES: dict[str, str] = {
     "explorer": "components/ui/explorer.py",
     "mask": "components/ui/mask.py",
+    "layers": "components/ui/layers.py",
     "lessons": "components/ui/lessons.py",
     "generate": "components/ui/generate.py",
     "homophones": "components/ui/homophones.py",
@@ -22,6 +23,7 @@ DEFAULT_PAGE = "explorer"
 FIGURE_CHOICES: dict[str, tuple[str, ...]] = {
     "figure": ("detail", "next", "strip", "overview"),  # the explorer
     "mask_figure": ("stages", "compare", "shift"),  # the masked-vs-unmasked page
+    "layers_figure": ("lens", "track", "knockout"),  # layer by layer
 }
 
 

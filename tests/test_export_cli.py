@@ -60,8 +60,9 @@ def test_head_csv(analysis):
     assert len(morph) == len(analysis.units) ** 2
     assert morph[0]["view"] == "morpheme"
     sinkless = list(csv.DictReader(io.StringIO(head_to_csv(head_view(analysis, 0, 1, hide_sink=True)))))
-    assert len(sinkless) == n * (n - 1)
-    assert sinkless[0]["key"] == "1", "key indices still refer to the full token list"
+    assert len(sinkless) == (n - 1) * (n - 1), "the first token's row and column are left out"
+    assert (sinkless[0]["query"], sinkless[0]["key"]) == ("1", "1"), "indices still refer to the full token list"
+    assert all(row["weight"] != "" for row in sinkless), "no row is left with nothing to show"
 
 
 def test_cli_analyze_json_to_stdout(capsys):

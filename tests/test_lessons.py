@@ -389,6 +389,35 @@ def test_best_induction_head_against_the_scores(tiny, probe):
     assert both_seeds.ok == (tuple(best[0]) == tuple(best[1]))
 
 
+def test_lens_top_against_the_lens(tiny, probe):
+    from components.lens import run_lens
+
+    lens = run_lens(tiny, TEXT)
+    column = lens.column(2)  # after 鳥が
+    top = lens.labels[int(lens.top_ids[2, column, 0])]  # the output of layer 1 (row 2)
+    held = check_claim({"kind": "lens_top", "after": "鳥が", "token": top, "layers": [1]}, on(), probe)
+    assert held.ok and top in held.summary("ja")
+    both_languages(held)
+    other = lens.labels[int(lens.top_ids[2, column, 1])]
+    assert not check_claim({"kind": "lens_top", "after": "鳥が", "token": other, "layers": [1]}, on(), probe).ok
+    assert check_claim({"kind": "lens_top", "after": "鳥が", "token": top, "layers": [7]}, on(), probe).key == \
+        "claim_no_head"
+
+
+def test_knockout_heads_against_the_knockouts(tiny, probe):
+    from components.knockout import run_knockouts
+
+    ko = run_knockouts(tiny, TEXT, "ナ", None, 2)
+    strongest = [[layer, head] for layer, head, _ in ko.strongest(2)]
+    claim = {"kind": "knockout_heads", "after": "鳥が", "target": "ナ", "heads": strongest}
+    held = check_claim(claim, on(), probe)
+    assert held.ok and f"{ko.baseline:.2f}" in held.summary("en")
+    both_languages(held)
+    weakest = [[layer, head] for layer in range(2) for head in range(2) if [layer, head] not in strongest]
+    assert not check_claim({**claim, "heads": weakest}, on(), probe).ok
+    assert not check_claim({**claim, "at_least": 1e6}, on(), probe).ok, "each drop must be large enough"
+
+
 # ------------------------------------------------- claims that cannot be checked
 
 

@@ -5,6 +5,7 @@ three mask stages, masked vs unmasked, next-token bars, what moved)."""
 from __future__ import annotations
 
 import html
+import re
 
 import numpy as np
 import streamlit as st
@@ -19,6 +20,14 @@ from components.views import HeadView, head_view, mask_stages, pinned_at, prefix
 
 #: at most this many words are followed on a next-token chart
 MAX_PINNED = 8
+#: a predicted token that is an HTML tag (<h1>, </strong>): the model read web pages
+HTML_TAG = re.compile(r"^</?[A-Za-z][A-Za-z0-9_-]*[^<>]*>$")
+
+
+def html_note(predicted) -> None:
+    """Say once why HTML tags are predicted, when some of ``predicted`` (token texts) are."""
+    if any(HTML_TAG.match(text) for text in predicted):
+        shell.say(tr("html_note"))
 
 PLOTLY_CONFIG = {
     "displaylogo": False,
@@ -176,4 +185,46 @@ def shift_figure(analysis: Analysis, pos: int):
     return figures.column_bars_figure(
         analysis.token_labels, analysis.unmasked_shift, title=tr("shift_title"), value_name=tr("moved"),
         highlight=pos, y_max=1.1, font_size=shell.font_size(),
+    )
+
+
+# ------------------------------------------------------------ layer by layer
+
+
+def lens_row_labels(n_rows: int) -> list[str]:
+    """Row 0 is the input; row l is the output of layer l - 1 (layers count from 0, as on the explorer)."""
+    return [tr("lens_input")] + [tr("lens_row", layer=l) for l in range(n_rows - 2)] + [tr("lens_output", layer=n_rows - 2)]
+
+
+def lens_figures(analysis: Analysis, lens, pos: int) -> list:
+    """The lens grid, and the tracked words' ranks after every layer at ``pos``."""
+    top = lens.top_labels()  # [row, column]
+    hover = [[
+        "<br>".join(f"{k + 1}. {figures.safe(lens.labels[int(i)])} {p:.1%}"
+                    for k, (i, p) in enumerate(zip(lens.top_ids[r, c], lens.top_probs[r, c])))
+        for c in range(len(lens.positions))] for r in range(lens.n_rows)]
+    labels = lens_row_labels(lens.n_rows)
+    tokens = analysis.token_labels
+    grid = figures.lens_figure(
+        top, lens.top_probs[:, :, 0], hover, labels, [f"{p}: {tokens[p]}" for p in lens.positions],
+        title=tr("lens_title"), value_name=tr("prob"), axis_rows=tr("lens_axis_rows"),
+        axis_columns=tr("lens_axis_columns"), highlight_column=lens.column(pos), font_size=shell.font_size(),
+    )
+    column = lens.column(pos)
+    series = [(lens.labels[i], lens.tracked_ranks[:, column, j], lens.tracked_probs[:, column, j])
+              for j, i in enumerate(lens.tracked_ids)]
+    track = figures.rank_lines_figure(
+        labels, series, title=tr("track_title", prefix=shorten_left(prefix_text(analysis, pos))),
+        axis_rows=tr("lens_axis_rows"), value_name=tr("rank"), prob_name=tr("prob"), font_size=shell.font_size(),
+    )
+    return [grid, track]
+
+
+def knockout_map(analysis: Analysis, ko):
+    """Every head, attention block and MLP knocked out in turn (a Knockouts of ``analysis``' sentence)."""
+    prefix = shorten_left(prefix_text(analysis, ko.position))
+    return figures.knockout_figure(
+        ko.heads, ko.attention, ko.mlp, title=tr("ko_title", metric=ko.metric, prefix=prefix),
+        value_name=tr("ko_change"), head_name=tr("head"), attention_name=tr("ko_attention"), mlp_name=tr("ko_mlp"),
+        axis_layer=tr("layer"), hover_head=tr("ko_hover"), font_size=shell.font_size() - 2,
     )

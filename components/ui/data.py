@@ -22,6 +22,8 @@ from components.alignment import token_label
 from components.examples import load_sentences
 from components.generation import Generation, Settings, extend, start
 from components.i18n import t
+from components.knockout import Knockouts, run_knockouts
+from components.lens import LogitLens, resolve_token, run_lens
 from components.icl import build_prompt, few_shot_curve, induction_scores, line_attention, repeated_random_tokens
 from components.models import BUNDLED_ID, TINY_ID
 from components.pages import needs_mask_views
@@ -140,6 +142,20 @@ def get_induction(model_id: str, length: int, seed: int) -> tuple[np.ndarray, np
     att = run_forward(loaded, ids).attentions
     offset = len(ids) - 2 * length
     return induction_scores(att, length, offset), att, ids
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def get_lens(model_id: str, text: str, track: tuple[str, ...]) -> LogitLens:
+    """The logit lens of every position, following the first token of each word in ``track``."""
+    loaded = get_model(model_id)
+    # 鳴 and 鳴く count by the same first token: follow it once
+    return run_lens(loaded, text, track=list(dict.fromkeys(resolve_token(loaded, word).id for word in track)))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def get_knockouts(model_id: str, text: str, target: str, versus: str | None, position: int) -> Knockouts:
+    """Every head, attention block and MLP zeroed in turn at ``position`` (one batched run)."""
+    return run_knockouts(get_model(model_id), text, target, versus or None, position)
 
 
 # ----------------------------------------------------------------- warm-up

@@ -3,8 +3,6 @@ next-token prediction, exports."""
 
 from __future__ import annotations
 
-import re
-
 import pandas as pd
 import streamlit as st
 
@@ -108,8 +106,7 @@ def render_next(analysis: Analysis) -> None:
     c1, c2 = st.columns([1, 2])
     c1.number_input(tr("top_k"), min_value=1, max_value=50, step=1, key="top_k")
     c2.text_input(tr("pins"), key="pins", help=tr("pins_help"), max_chars=200)
-    if any(HTML_TAG.match(c.text) for c in candidates):
-        shell.say(tr("html_note"))
+    charts.html_note(c.text for c in candidates)
 
 
 @st.fragment
@@ -204,8 +201,7 @@ def render_exports(analysis: Analysis) -> None:
 WIDE_AFTER = 24
 #: the overview's width in pixels, at most
 OVERVIEW_WIDTH = 1100
-#: a predicted token that is an HTML tag (<h1>, </strong>): the model read web pages
-HTML_TAG = re.compile(r"^</?[A-Za-z][A-Za-z0-9]*[^<>]*>$")
+
 
 
 def render_projector(analysis: Analysis) -> None:

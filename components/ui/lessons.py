@@ -6,9 +6,10 @@ import streamlit as st
 
 from components import figures
 from components.generation import Settings
-from components.homophones import find_candidates, load_homophones, relative_probabilities, variants
+from components.homophones import find_candidates, load_homophones, parse_extra, relative_probabilities, variants
 from components.icl import build_prompt, load_tasks, shuffle_answers
 from components.inference import AnalysisError
+from components.sampling import top_tokens
 from components.lessons import Lesson, Probe, check_claim, load_lessons, token_pieces, vocab_id
 from components.pages import FIGURE_CHOICES, PAGES, figure_key, needs_mask_views
 from components.ui import charts, data, shell
@@ -32,9 +33,11 @@ def apply_lesson(lesson: Lesson) -> None:
     state["layer"], state["head"], state["view"] = lesson.layer, lesson.head, lesson.view
     state["hide_sink"] = lesson.hide_sink
     state["temperature"] = lesson.temperature
-    if lesson.page in ("explorer", "mask"):
+    if lesson.page in ("explorer", "mask", "layers"):
         shell.pin("pos", lesson.pos)
         shell.pin("mask_pos", lesson.pos)
+    if lesson.page == "layers":
+        state["ko_target"], state["ko_versus"], state["track"] = lesson.ko_target, lesson.ko_versus, lesson.track
     if lesson.figure in sum(FIGURE_CHOICES.values(), ()):
         state[figure_key(lesson.figure)] = lesson.figure
     if lesson.page == "generate":
@@ -74,6 +77,8 @@ def app_probe(loaded) -> Probe:
         curve=lambda pairs, query, answer: data.get_curve(model_id, tuple(pairs), query, answer),
         induction=lambda length, seed: data.get_induction(model_id, length, seed)[0],
         pieces=lambda word: token_pieces(loaded, word),
+        lens=lambda text, track: data.get_lens(model_id, text, tuple(track)),
+        knockouts=lambda text, target, versus, position: data.get_knockouts(model_id, text, target, versus, position),
     )
 
 
@@ -164,6 +169,8 @@ def lesson_figures(lesson: Lesson, loaded) -> list:
         return spelling_figures(lesson, loaded)
     if lesson.page == "icl":
         return few_shot_figures(lesson, loaded)
+    if lesson.page == "layers":
+        return layer_figures(lesson, loaded)
     out = []
     mask_views = needs_mask_views(lesson.page, lesson.figure) and loaded.capture_ok
     for text in lesson.sentences:
@@ -182,6 +189,21 @@ def lesson_figures(lesson: Lesson, loaded) -> list:
         elif lesson.figure == "shift":  # a model without the unmasked run: its masked prediction only
             out.append(charts.next_figure(a, pos, label=tr("with_mask")))
     return out
+
+
+def layer_figures(lesson: Lesson, loaded) -> list:
+    """The logit lens with its tracked words, or the knockout map, of the lesson's sentence."""
+    a = data.get_analysis(loaded.model_id, lesson.text)
+    pos = min(lesson.pos, a.n_tokens - 1)
+    if lesson.figure == "knockout":
+        target = lesson.ko_target or top_tokens(a.next_logits, pos, a.labels, 1.0, 1)[0].text
+        ko = data.get_knockouts(loaded.model_id, lesson.text, target, lesson.ko_versus or None, pos)
+        # the page opens with the same knockouts already shown
+        st.session_state["_knockout_for"] = (loaded.model_id, lesson.text, target, lesson.ko_versus or None, pos)
+        return [charts.knockout_map(a, ko)]
+    lens = data.get_lens(loaded.model_id, lesson.text, tuple(parse_extra(lesson.track)))
+    grid, track = charts.lens_figures(a, lens, pos)
+    return [grid, track] if lesson.track else [grid]
 
 
 def render_subject(lesson: Lesson, loaded) -> None:

@@ -16,6 +16,7 @@ from components.examples import Example, example_for, load_sentences
 from components.i18n import DEFAULT_LANG, LANGS, STRINGS, normalize_lang, t
 from components.inference import MODEL_LOCK, AnalysisError
 from components.models import BUNDLED_ID, TINY_ID, ModelLoadError
+from components.pages import FIGURE_CHOICES
 from components.ui import data
 
 DEFAULT_TEXT = data.DEFAULT_TEXT
@@ -39,6 +40,10 @@ DEFAULTS = {
     "pos": 0,  # set per sentence by follow_input
     "figure": "detail",
     "mask_figure": "stages",
+    "layers_figure": "lens",
+    "track": "",
+    "ko_target": "",
+    "ko_versus": "",
     "gen_top_k": 0,
     "top_p": 1.0,
     "seed": 0,
@@ -67,6 +72,7 @@ SESSION_NOTES = {
     "_good_text": "the last sentence that analysed, shown again while a new one cannot be",
     "_good_model": "the last model that loaded, used while a chosen one cannot be",
     "_icl_applied": "the few-shot task whose demonstrations fill the boxes, so typed edits are kept",
+    "_knockout_for": "the inputs the knockouts were asked for (they run on a click: seconds, not a view change)",
     "_open_head": "a head was just clicked in the overview: open it in a dialog on this run",
     "_induction_for": "the model whose induction heads were asked for (the search runs on a click)",
 }
@@ -181,7 +187,7 @@ def current_link_state() -> dict:
     else:
         state.pop("pos", None)
     for key, only in links.PAGE_ONLY.items():
-        if page != only or (key in ("figure", "mask_figure") and not projector()):
+        if page != only or (key in FIGURE_CHOICES and not projector()):
             state.pop(key, None)
     return state
 
