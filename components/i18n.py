@@ -23,6 +23,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "ja": "同梱モデル Gemma 3 270M は Gemma 利用規約（https://ai.google.dev/gemma/terms）に従って提供されています。",
         "en": "The bundled Gemma 3 270M is provided under and subject to the Gemma Terms of Use (https://ai.google.dev/gemma/terms).",
     },
+    "guide": {"ja": "先生用の手引き（45分の授業案）", "en": "Teacher's guide (a 45-minute class)"},
     "projector": {"ja": "プロジェクター表示", "en": "Projector view"},
     "projector_help": {
         "ja": "教室の後ろからも読めるよう文字を大きくし、図を1つずつ表示します。サイドバーは閉じます（左上の » で開けます）。",

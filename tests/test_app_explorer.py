@@ -252,3 +252,23 @@ def test_a_pasted_paragraph_can_be_read_from_its_start(app):
 
     assert len(tokenize(get_model("tiny-random"), text + paragraph[len(text)], max_tokens=10**9)) > MAX_TOKENS, \
         "one more character would not fit: the longest start that does"
+
+
+def test_the_teachers_guide_opens_from_the_sidebar():
+    at = new_app()
+    at.run()
+    at.button(key="guide").click().run()
+    assert not at.exception
+    text = " ".join(m.value for m in at.markdown)
+    assert "45分" in text and "鳥がナク" in text and "](teachers" not in text
+
+
+def test_the_guide_exists_in_both_languages_with_the_same_numbers():
+    import re
+
+    from conftest import ROOT
+    from components.ui.shell import GUIDES
+
+    ja, en = ((ROOT / GUIDES[lang]).read_text(encoding="utf-8") for lang in ("ja", "en"))
+    percents = [set(re.findall(r"\d+\.\d+%", text)) for text in (ja, en)]
+    assert percents[0] and percents[0] == percents[1], "both guides state the same measured numbers"

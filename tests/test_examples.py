@@ -70,3 +70,23 @@ def test_the_examples_open_on_what_their_notes_point_at(gemma):
         afters = {c["after"] for c in example.claims if "after" in c and c.get("text", example.text) == example.text}
         if afters:
             assert prefix_text(a, example.pos) in afters, example.text
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_the_teachers_guide_states_only_measured_numbers(gemma, lang):
+    """Every probability, weight, rank and count in docs/teachers*.md is one a
+    lesson or an example claim measures on the bundled model, rounded the same way."""
+    from components.lessons import check_claim, direct_probe, load_lessons, stated_numbers
+    from components.ui.shell import GUIDES
+    from conftest import ROOT
+
+    probe = direct_probe(gemma)
+    measured = set()
+    for holder in (*load_lessons(), *load_sentences()):
+        for claim in holder.claims:
+            result = check_claim(claim, holder, probe)
+            assert result.ok, result.summary("en")
+            measured |= stated_numbers(result.summary(lang))
+    stated = stated_numbers((ROOT / GUIDES[lang]).read_text(encoding="utf-8"))
+    assert stated and not stated - measured, sorted(stated - measured)

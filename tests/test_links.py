@@ -12,6 +12,7 @@ EVERY_FIELD = {
     "view": "morpheme", "temperature": 0.7, "top_k": 5, "lesson": "01-self-attention", "lang": "en",
     "projector": True, "icl_task": "antonyms", "hide_sink": True, "figure": "next", "mask_figure": "shift",
     "seed": 42, "gen_top_k": 20, "top_p": 0.9, "greedy": False, "gen_steps": 5,
+    "layers_figure": "knockout", "track": "␣drink, 飲", "ko_target": "鳴", "ko_versus": "泣",
 }
 
 
@@ -33,6 +34,7 @@ def test_every_field_round_trips():
         "view": "morpheme", "temperature": "0.7", "top_k": "5", "lesson": "01-self-attention", "lang": "en",
         "projector": "1", "icl_task": "antonyms", "hide_sink": "1", "figure": "next", "mask_figure": "shift",
         "seed": "42", "gen_top_k": "20", "top_p": "0.9", "greedy": "0", "gen_steps": "5",
+        "layers_figure": "knockout", "track": "␣drink, 飲", "ko_target": "鳴", "ko_versus": "泣",
     }
     assert links.params_to_state(params) == EVERY_FIELD
 

@@ -211,9 +211,22 @@ def font_size() -> int:
 # ------------------------------------------------------------------ widgets
 
 
+GUIDES = {"ja": "docs/teachers.md", "en": "docs/teachers.en.md"}
+
+
+def _guide() -> None:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / GUIDES[lang()]).read_text(encoding="utf-8")
+    # our own Markdown; the first line's link to the other language means nothing inside the app
+    st.markdown("\n".join(line for line in text.splitlines() if "](teachers" not in line))
+
+
 def render_sidebar() -> None:
-    """Language, projector view and model pickers."""
+    """Language, projector view, model pickers and the teacher's guide."""
     with st.sidebar:
+        if st.button(tr("guide"), key="guide", icon=":material/school:"):
+            st.dialog(tr("guide"), width="large")(_guide)()
         st.selectbox(
             t("language", lang()), LANGS, key="lang",
             format_func=lambda code: {"ja": "日本語", "en": "English"}[code],
