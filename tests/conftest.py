@@ -27,6 +27,15 @@ def gemma():
 
 
 @pytest.fixture(scope="session")
+def gemma_probe(gemma):
+    """Claims' view of the bundled model, remembered for the whole session:
+    lessons, examples and the teacher's guide check the same claims once."""
+    from components.lessons import direct_probe
+
+    return direct_probe(gemma)
+
+
+@pytest.fixture(scope="session")
 def artifacts() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS

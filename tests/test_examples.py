@@ -7,7 +7,7 @@ import pytest
 from components import links
 from components.analysis import run_analysis
 from components.examples import example_for, load_sentences
-from components.lessons import check_claim, direct_probe, stated_numbers, validate_claim
+from components.lessons import check_claim, stated_numbers, validate_claim
 from components.views import VIEWS, prefix_text
 
 EXAMPLES = load_sentences()
@@ -41,11 +41,6 @@ def test_the_examples_positions_fit_their_sentences(tiny):
         assert 0 <= example.pos < a.n_tokens
 
 
-@pytest.fixture(scope="module")
-def gemma_probe(gemma):
-    return direct_probe(gemma)
-
-
 @pytest.mark.integration
 @pytest.mark.parametrize("example", EXAMPLES, ids=[e.text for e in EXAMPLES])
 def test_every_example_claim_holds_on_the_bundled_model(gemma_probe, example):
@@ -74,14 +69,14 @@ def test_the_examples_open_on_what_their_notes_point_at(gemma):
 
 @pytest.mark.integration
 @pytest.mark.parametrize("lang", ["ja", "en"])
-def test_the_teachers_guide_states_only_measured_numbers(gemma, lang):
+def test_the_teachers_guide_states_only_measured_numbers(gemma_probe, lang):
     """Every probability, weight, rank and count in docs/teachers*.md is one a
     lesson or an example claim measures on the bundled model, rounded the same way."""
-    from components.lessons import check_claim, direct_probe, load_lessons, stated_numbers
+    from components.lessons import check_claim, load_lessons, stated_numbers
     from components.ui.shell import GUIDES
     from conftest import ROOT
 
-    probe = direct_probe(gemma)
+    probe = gemma_probe  # shared: every claim runs once per test session
     measured = set()
     for holder in (*load_lessons(), *load_sentences()):
         for claim in holder.claims:

@@ -462,11 +462,6 @@ def test_every_claim_key_is_in_both_languages():
 # ------------------------------------------------------- on the bundled model
 
 
-@pytest.fixture(scope="module")
-def gemma_probe(gemma):
-    return direct_probe(gemma)
-
-
 @pytest.mark.integration
 @pytest.mark.parametrize("lesson", LESSONS, ids=[lesson.id for lesson in LESSONS])
 def test_every_claim_holds_on_the_bundled_model(gemma_probe, lesson):
