@@ -4,6 +4,8 @@ the claims hold on the bundled model."""
 
 import pytest
 
+from claims_utils import assert_claims_hold
+
 from components import links
 from components.analysis import run_analysis
 from components.examples import example_for, load_sentences
@@ -44,17 +46,7 @@ def test_the_examples_positions_fit_their_sentences(tiny):
 @pytest.mark.integration
 @pytest.mark.parametrize("example", EXAMPLES, ids=[e.text for e in EXAMPLES])
 def test_every_example_claim_holds_on_the_bundled_model(gemma_probe, example):
-    summaries = {"ja": [], "en": []}
-    for claim in example.claims:
-        result = check_claim(claim, example, gemma_probe)
-        assert result.ok, f"{example.text}: {claim} -> {result.summary('en')}"
-        assert result.summary("ja") != result.summary("en"), "the numbers are told in both languages"
-        for lang in summaries:
-            summaries[lang].append(result.summary(lang))
-    for lang in summaries:  # the note states only numbers its claims measured, rounded as they show them
-        measured = stated_numbers(" ".join(summaries[lang]))
-        unbacked = stated_numbers(example.note(lang)) - measured
-        assert not unbacked, f"{example.text} ({lang}) states {sorted(unbacked)}; its claims measured {sorted(measured)}"
+    assert_claims_hold(example, gemma_probe, example.note)
 
 
 @pytest.mark.integration

@@ -42,6 +42,18 @@ def show(fig, key: str, container=None, **kwargs):
     return (container or st).plotly_chart(fig, key=key, config=PLOTLY_CONFIG, theme=None, **kwargs)
 
 
+def clicked_head(key: str) -> tuple[int, int] | None:
+    """The (layer, head) of the marker clicked in the chart ``key`` (its
+    customdata), or None: the overview and the knockout map open heads so."""
+    state = st.session_state.get(key)
+    points = (state or {}).get("selection", {}).get("points", []) if isinstance(state, dict) or state else []
+    for point in points:
+        picked = point.get("customdata")
+        if picked and len(picked) == 2:
+            return int(picked[0]), int(picked[1])
+    return None
+
+
 def render_figures(figs, key: str, notes: tuple[str, ...] = (), names: list[str] | None = None,
                    together: bool = False) -> None:
     """Figures side by side; in projector view one at a time, picked by a

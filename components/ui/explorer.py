@@ -129,17 +129,13 @@ def render_reading(analysis: Analysis) -> None:
 def _open_clicked_head() -> None:
     """A click in the overview opens that head: in projector view as the
     figure on screen, otherwise in a dialog (and in the detail view)."""
-    state = st.session_state.get("overview")
-    points = (state or {}).get("selection", {}).get("points", []) if isinstance(state, dict) or state else []
-    for point in points:
-        picked = point.get("customdata")
-        if picked and len(picked) == 2:
-            st.session_state["layer"], st.session_state["head"] = int(picked[0]), int(picked[1])
-            if shell.projector():
-                st.session_state["figure"] = "detail"
-            else:
-                st.session_state["_open_head"] = True
-            return
+    picked = charts.clicked_head("overview")
+    if picked is not None:
+        st.session_state["layer"], st.session_state["head"] = picked
+        if shell.projector():
+            st.session_state["figure"] = "detail"
+        else:
+            st.session_state["_open_head"] = True
 
 
 def render_overview(analysis: Analysis) -> None:

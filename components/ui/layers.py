@@ -32,14 +32,11 @@ def tracked_words(analysis: Analysis) -> tuple[str, ...]:
 
 
 def _open_clicked_head() -> None:
-    state = st.session_state.get("knockout_map")
-    points = (state or {}).get("selection", {}).get("points", []) if isinstance(state, dict) or state else []
-    for point in points:
-        picked = point.get("customdata")
-        if picked and len(picked) == 2:
-            st.session_state["layer"], st.session_state["head"] = int(picked[0]), int(picked[1])
-            st.session_state["_open_page"] = "explorer"  # switched to once this run starts
-            return
+    """A head clicked in the knockout map opens in the explorer."""
+    picked = charts.clicked_head("knockout_map")
+    if picked is not None:
+        st.session_state["layer"], st.session_state["head"] = picked
+        st.session_state["_open_page"] = "explorer"  # switched to once this run starts
 
 
 def render_knockouts(analysis: Analysis, pos: int) -> None:
