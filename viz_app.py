@@ -37,6 +37,14 @@ def route() -> None:
     st.session_state["_page"] = next((name for name, p in pages.items() if p.url_path == current.url_path), DEFAULT_PAGE)
     current.run()
     shell.sync_url()
+    _rerun_on_reconnect()
+
+
+@st.fragment(run_every=600)
+def _rerun_on_reconnect() -> None:
+    """Nothing on screen. A page with a timed fragment asks for a full
+    run when its WebSocket reconnects, so a page whose process died behind
+    the proxy is redrawn at once by its new process, from its link."""
 
 
 def _warm_start() -> None:

@@ -69,6 +69,9 @@ def _parser() -> argparse.ArgumentParser:
     ko.add_argument("--model", default=BUNDLED_ID)
     ko.add_argument("--json", metavar="PATH", help="write [{layer, head, delta}] here ('-' for stdout)")
 
+    from components.serve import add_cli_arguments as add_serve_arguments
+
+    add_serve_arguments(sub.add_parser("serve", help="a lecture hall: N app processes behind HAProxy (Ctrl+C stops all)"))
     return p
 
 
@@ -161,6 +164,10 @@ def _knockout_table(result) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "serve":  # its own errors and exit codes: see components.serve.main_cli
+        from components.serve import main_cli as serve_main
+
+        return serve_main(args)
     _quiet_transformers()
     from components.analysis import LABELLED_TOP, AnalysisError, run_analysis, score_sentences
     from components.sampling import TOP_M

@@ -117,3 +117,82 @@ def x_ticks(page, nth: int = 0) -> list[str]:
         ".js-plotly-plot",
         f"(plots) => [...plots[{nth}].querySelectorAll('.xtick text')].map(e => e.textContent)",
     )
+
+
+def require_haproxy() -> str:
+    """The haproxy binary; skip when it is absent, unless CI says it must be there."""
+    found = shutil.which("haproxy") or ("/usr/sbin/haproxy" if Path("/usr/sbin/haproxy").exists() else None)
+    if found:
+        return found
+    message = "haproxy not found: apt-get install haproxy"
+    if os.environ.get("CLASSROOM_REQUIRE_BROWSER"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+class Hall:
+    """A running ``python -m components serve``: its address, its processes, its log."""
+
+    def __init__(self, url: str, stats_url: str, proc: subprocess.Popen, log_path: Path):
+        self.url, self.stats_url, self.proc, self.log_path = url, stats_url, proc, log_path
+        self.apps: dict[str, int] = {}  # process name (= sticky cookie value) -> pid
+        self.proxy_pid = 0
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def server_states(self) -> dict[str, str]:
+        """Each app process's state as the proxy sees it (``UP``, ``DOWN``, ...), from its stats page."""
+        import csv
+        import io
+
+        with urllib.request.urlopen(self.stats_url + ";csv", timeout=5) as r:
+            rows = csv.DictReader(io.StringIO(r.read().decode().lstrip("# ")))
+            return {row["svname"]: row["status"] for row in rows if row["pxname"] == "apps"
+                    and row["svname"] not in ("FRONTEND", "BACKEND")}
+
+
+@contextlib.contextmanager
+def hall_server(processes: int = 2, timeout: float = 300, log_requests: bool = True):
+    """``python -m components serve --processes N`` on loopback, on free ports,
+    until the proxy sees every app process up. On exit, Ctrl+C (SIGINT) to the
+    hall, as a teacher would stop it; ``hall.proc.returncode`` tells how it ended."""
+    import re
+    import signal
+
+    from conftest import ARTIFACTS
+
+    port, stats_port = free_port(), free_port()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    log = open(ARTIFACTS / f"hall-{port}.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "components", "serve", "--processes", str(processes), "--port", str(port),
+         "--address", "127.0.0.1", "--stats-port", str(stats_port), *(["--log-requests"] if log_requests else [])],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+    )
+    hall = Hall(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{stats_port}/", proc, Path(log.name))
+    try:
+        deadline = time.time() + timeout
+        while True:
+            text = hall.log()
+            hall.apps = {name: int(pid) for name, pid in re.findall(r"^  (app\d+) +\S+ +pid (\d+)$", text, re.M)}
+            proxy = re.search(r"^  proxy \S+ +pid (\d+)", text, re.M)
+            if proxy and len(hall.apps) == processes:
+                hall.proxy_pid = int(proxy.group(1))
+                with contextlib.suppress(OSError):
+                    states = hall.server_states()
+                    if len(states) == processes and set(states.values()) == {"UP"}:
+                        break
+            if proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError(f"the hall did not start; see {log.name}")
+            time.sleep(0.5)
+        yield hall
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+        log.close()
