@@ -69,6 +69,9 @@ def _parser() -> argparse.ArgumentParser:
     ko.add_argument("--model", default=BUNDLED_ID)
     ko.add_argument("--json", metavar="PATH", help="write [{layer, head, delta}] here ('-' for stdout)")
 
+    from components.rlhf_jobs import add_cli_arguments as add_rlhf_arguments
+
+    add_rlhf_arguments(sub.add_parser("rlhf", help="train the RLHF lesson (SFT, reward model, policy) and store it for the app"))
     from components.serve import add_cli_arguments as add_serve_arguments
 
     add_serve_arguments(sub.add_parser("serve", help="a lecture hall: N app processes behind HAProxy (Ctrl+C stops all)"))
@@ -169,6 +172,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return serve_main(args)
     _quiet_transformers()
+    if args.command == "rlhf":  # its own errors and exit codes: see components.rlhf_jobs.main_cli
+        from components.rlhf_jobs import main_cli as rlhf_main
+
+        return rlhf_main(args)
     from components.analysis import LABELLED_TOP, AnalysisError, run_analysis, score_sentences
     from components.sampling import TOP_M
     from components.models import ModelLoadError, load_model, prepare_bundled

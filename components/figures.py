@@ -688,3 +688,61 @@ def knockout_figure(
                      automargin=True)
     fig.update_layout(clickmode="event+select", dragmode=False)
     return fig
+
+
+def grouped_bars_figure(
+    groups: Sequence[str],
+    series: Sequence[tuple[str, Sequence[float]]],  # (name, one value per group)
+    *,
+    title: str = "",
+    value_name: str = "value",
+    errors: Sequence[Sequence[float] | None] | None = None,  # per series, one error bar per group
+    text_format: str = "{:.2f}",
+    font_size: int = 13,
+) -> go.Figure:
+    """Values side by side for a few groups (before and after training, one
+    policy against another), each bar labelled with its value."""
+    colours = [BAR, PINNED, HIGHLIGHT, "#54a24b"]
+    fig = go.Figure()
+    for i, (name, values) in enumerate(series):
+        err = errors[i] if errors else None
+        fig.add_trace(go.Bar(
+            x=[safe(g) for g in groups], y=list(values), name=safe(name), marker_color=colours[i % len(colours)],
+            text=[text_format.format(v) for v in values], textposition="outside", constraintext="none",
+            cliponaxis=False, error_y={"type": "data", "array": list(err), "visible": True} if err else None,
+            hovertemplate=f"{safe(name)}<br>%{{x}}: %{{y:.3f}}<extra></extra>",
+        ))
+    style(fig, font_size, 380, title)
+    fig.update_layout(barmode="group", legend={"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom"},
+                      margin={"b": 2 * font_size + 40})
+    fig.update_yaxes(title={"text": safe(value_name)}, automargin=True, zeroline=True)
+    fig.update_xaxes(automargin=True)
+    return fig
+
+
+def steps_figure(
+    steps: Sequence[int],
+    mean: Sequence[float],
+    spread: Sequence[float] | None = None,  # e.g. the standard deviation, drawn as a band
+    *,
+    title: str = "",
+    axis_x: str = "step",
+    value_name: str = "value",
+    colour: str = BAR,
+    font_size: int = 13,
+) -> go.Figure:
+    """A quantity per training step, with an optional band around it."""
+    xs = list(steps)
+    fig = go.Figure()
+    if spread is not None:
+        upper = [m + s for m, s in zip(mean, spread)]
+        lower = [m - s for m, s in zip(mean, spread)]
+        fig.add_trace(go.Scatter(x=xs + xs[::-1], y=upper + lower[::-1], fill="toself", fillcolor="rgba(76,120,168,0.15)",
+                                 line={"width": 0}, hoverinfo="skip", showlegend=False))
+    fig.add_trace(go.Scatter(x=xs, y=list(mean), mode="lines+markers", line={"color": colour, "width": 3},
+                             marker={"size": 8}, showlegend=False,
+                             hovertemplate=f"{safe(axis_x)} %{{x}}<br>{safe(value_name)} %{{y:.3f}}<extra></extra>"))
+    style(fig, font_size, 320, title)
+    fig.update_xaxes(title={"text": safe(axis_x)}, tickvals=xs if len(xs) <= 20 else None, automargin=True)
+    fig.update_yaxes(title={"text": safe(value_name)}, automargin=True)
+    return fig

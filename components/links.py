@@ -83,6 +83,13 @@ def _word_list(value: str) -> str:
     return value
 
 
+def _run_key(value: str) -> str:
+    """The key of a finished RLHF run: 20 hex digits, never a path."""
+    if not re.fullmatch(r"[0-9a-f]{20}", value):
+        raise ValueError(value)
+    return value
+
+
 def _model(value: str) -> str:
     if value in (BUNDLED_ID, TINY_ID) or is_model_name(value):
         return value
@@ -122,12 +129,14 @@ FIELDS: dict[str, Callable[[str], Any]] = {
     "track": _word_list,  # layer by layer: the words followed after every layer
     "ko_target": _word,  # ... and the word (and its rival) whose heads are knocked out
     "ko_versus": _word,
+    "rlhf_task": _lesson,  # an RLHF task id (same shape as a lesson id)
+    "rlhf_run": _run_key,  # a finished RLHF run: a link opens it
 }
 
 #: parameters that only mean something on one page
 PAGE_ONLY = {
     "lesson": "lessons", "icl_task": "icl", "mask_figure": "mask", "figure": "explorer", "layers_figure": "layers",
-    "track": "layers", "ko_target": "layers", "ko_versus": "layers",
+    "track": "layers", "ko_target": "layers", "ko_versus": "layers", "rlhf_task": "rlhf", "rlhf_run": "rlhf",
     "seed": "generate", "gen_top_k": "generate", "top_p": "generate", "greedy": "generate", "gen_steps": "generate",
 }
 

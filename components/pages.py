@@ -16,6 +16,7 @@ PAGES: dict[str, str] = {
     "generate": "components/ui/generate.py",
     "homophones": "components/ui/homophones.py",
     "icl": "components/ui/icl.py",
+    "rlhf": "components/ui/rlhf.py",
 }
 DEFAULT_PAGE = "explorer"
 

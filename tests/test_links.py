@@ -13,6 +13,7 @@ EVERY_FIELD = {
     "projector": True, "icl_task": "antonyms", "hide_sink": True, "figure": "next", "mask_figure": "shift",
     "seed": 42, "gen_top_k": 20, "top_p": 0.9, "greedy": False, "gen_steps": 5,
     "layers_figure": "knockout", "track": "␣drink, 飲", "ko_target": "鳴", "ko_versus": "泣",
+    "rlhf_task": "film-review", "rlhf_run": "0123456789abcdef0123",
 }
 
 
@@ -35,6 +36,7 @@ def test_every_field_round_trips():
         "projector": "1", "icl_task": "antonyms", "hide_sink": "1", "figure": "next", "mask_figure": "shift",
         "seed": "42", "gen_top_k": "20", "top_p": "0.9", "greedy": "0", "gen_steps": "5",
         "layers_figure": "knockout", "track": "␣drink, 飲", "ko_target": "鳴", "ko_versus": "泣",
+        "rlhf_task": "film-review", "rlhf_run": "0123456789abcdef0123",
     }
     assert links.params_to_state(params) == EVERY_FIELD
 
@@ -63,7 +65,10 @@ def test_temperature_snaps_to_the_slider_grid():
 
 def test_defaults_are_valid_links():
     state = {k: v for k, v in DEFAULTS.items() if k in links.FIELDS}
-    assert links.params_to_state(links.state_to_params(state)) == state
+    params = links.state_to_params(state)
+    unset = set(state) - set(params)
+    assert unset == {"rlhf_run"}  # "" = no finished RLHF run yet: a link leaves it out
+    assert links.params_to_state(params) == {k: v for k, v in state.items() if k not in unset}
 
 
 def test_opening_a_shared_link_shows_the_view_it_names():

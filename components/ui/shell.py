@@ -44,6 +44,8 @@ DEFAULTS = {
     "track": "",
     "ko_target": "",
     "ko_versus": "",
+    "rlhf_beta": 1.0,
+    "rlhf_run": "",
     "gen_top_k": 0,
     "top_p": 1.0,
     "seed": 0,
@@ -56,7 +58,8 @@ DEFAULTS = {
 }
 
 #: widgets of one page whose values must survive a visit to another page
-KEPT = ("lesson", "icl_task", "icl_demos", "icl_query", "icl_answer", "hp_word", "mask_pos")
+KEPT = ("lesson", "icl_task", "icl_demos", "icl_query", "icl_answer", "hp_word", "mask_pos", "rlhf_task", "rlhf_demos",
+        "rank_A", "rank_B", "rank_C", "rank_D")
 
 #: What a session keeps besides widget values, and why each must live per session
 #: (tests check that the pages use no other underscored keys).
@@ -73,6 +76,9 @@ SESSION_NOTES = {
     "_good_model": "the last model that loaded, used while a chosen one cannot be",
     "_icl_applied": "the few-shot task whose demonstrations fill the boxes, so typed edits are kept",
     "_knockout_for": "the inputs the knockouts were asked for (they run on a click: seconds, not a view change)",
+    "_rlhf_job": "the RLHF training job this session started and follows (the queue is the process's)",
+    "_rlhf_demos_for": "the RLHF task whose demonstrations fill the box, so the teacher's edits are kept",
+    "_rlhf_error": "why the last RLHF job could not be submitted, shown once",
     "_open_head": "a head was just clicked in the overview: open it in a dialog on this run",
     "_induction_for": "the model whose induction heads were asked for (the search runs on a click)",
 }

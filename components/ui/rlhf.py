@@ -1,0 +1,269 @@
+"""RLHF in the classroom: InstructGPT's three steps on the bundled model.
+Step 1 fine-tunes on demonstrations (SFT), step 2 fits a reward model to the
+class's ranking, step 3 optimises the policy against it (RLOO, with a KL
+penalty). Training runs in the process's one job queue, on a private copy of
+the model; finished runs are files that any session opens."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import streamlit as st
+
+from components import figures
+from components.rlhf import (
+    BUNDLED_ID,
+    LETTERS,
+    TINY_ID,
+    RlhfInputError,
+    RlhfRun,
+    RlhfSettings,
+    SftStage,
+    class_pairs,
+    format_ranking,
+    load_task,
+    parse_demos,
+    ranking_pairs,
+    task_ids,
+)
+from components.rlhf_jobs import QUEUE, is_key, latest_result, load_result
+from components.ui import charts, shell
+from components.ui.shell import tr
+
+#: places a student can give an answer (ties share a place)
+PLACES = (1, 2, 3, 4)
+#: the stages a running job reports, each with its words in i18n
+STAGES = ("queued", "load", "sft", "sample", "reward", "policy", "evaluate", "done")
+
+
+def current_task():
+    """The chosen task, with the demonstrations as the teacher edited them."""
+    ids = task_ids()
+    if st.session_state.get("rlhf_task") not in ids:
+        st.session_state["rlhf_task"] = ids[0]
+    task = load_task(st.session_state["rlhf_task"])
+    if st.session_state.get("_rlhf_demos_for") != task.id:  # a new task fills the box with its demonstrations
+        st.session_state["rlhf_demos"] = "\n".join(f"{d.prompt}→{d.answer}" for d in task.demos)
+        st.session_state["_rlhf_demos_for"] = task.id
+    typed = parse_demos(st.session_state.get("rlhf_demos", ""))
+    return dataclasses.replace(task, demos=typed) if typed and typed != task.demos else task
+
+
+def settings(model_id: str) -> RlhfSettings:
+    """The run's settings: the page's β, on the model the page uses (the
+    bundled Gemma or the untrained tiny model; another model trains Gemma)."""
+    model = model_id if model_id in (BUNDLED_ID, TINY_ID) else BUNDLED_ID
+    return RlhfSettings(model_id=model, beta=float(st.session_state.get("rlhf_beta", RlhfSettings.beta)))
+
+
+def ranking_groups() -> tuple[tuple[str, ...], ...]:
+    """The class's places for A-D as a ranking: same place, a tie."""
+    places = {letter: int(st.session_state.get(f"rank_{letter}") or 4) for letter in LETTERS}
+    return tuple(tuple(sorted(l for l in LETTERS if places[l] == p)) for p in PLACES if any(places[l] == p for l in LETTERS))
+
+
+# ----------------------------------------------------------------- the job
+
+
+def follow(status) -> None:
+    st.session_state["_rlhf_job"] = status.id
+
+
+@st.fragment(run_every=1.0)
+def render_job() -> None:
+    """The job this session started: its place in the queue, its progress,
+    a cancel button; once done, the page shows its result."""
+    job_id = st.session_state.get("_rlhf_job")
+    status = QUEUE.status(job_id) if job_id else None
+    if status is None:
+        return
+    if status.state == "done":
+        st.session_state.pop("_rlhf_job", None)
+        st.session_state["rlhf_run"] = status.key  # the link now opens this result
+        st.rerun()
+    if status.state in ("cancelled", "failed"):
+        st.session_state.pop("_rlhf_job", None)
+        st.warning(shell.md_escape(tr("rlhf_failed", detail=status.error) if status.error else tr("rlhf_cancelled")))
+        return
+    if status.place > 0:
+        st.info(tr("rlhf_queued", place=status.place))
+    stage = tr(f"rlhf_stage_{status.stage}") if status.stage in STAGES else status.stage
+    st.progress(min(max(status.fraction, 0.0), 1.0), text=tr("rlhf_running", stage=stage))
+    if status.steps:
+        charts.show(reward_figure(status.steps), "rlhf_live")
+    if st.button(tr("rlhf_cancel"), key="rlhf_cancel"):
+        QUEUE.cancel(status.id)
+        st.rerun()
+
+
+def submit(**kwargs) -> None:
+    try:
+        follow(QUEUE.submit(**kwargs))
+    except RlhfInputError as exc:
+        st.session_state["_rlhf_error"] = str(exc)
+
+
+# ---------------------------------------------------------------- figures
+
+
+def reward_figure(steps):
+    return figures.steps_figure(
+        [s.step for s in steps], [s.mean_reward for s in steps], [s.std_reward for s in steps],
+        title=tr("rlhf_reward_title"), axis_x=tr("rlhf_step"), value_name=tr("rlhf_reward"),
+        font_size=shell.font_size(),
+    )
+
+
+def kl_figure(steps):
+    return figures.steps_figure(
+        [s.step for s in steps], [s.kl for s in steps], title=tr("rlhf_kl_title"), axis_x=tr("rlhf_step"),
+        value_name=tr("rlhf_kl"), colour=figures.PINNED, font_size=shell.font_size(),
+    )
+
+
+def sft_figure(sft):
+    return figures.grouped_bars_figure(
+        [tr("rlhf_demos_set"), tr("rlhf_heldout_set")],
+        [(tr("rlhf_before"), [sft.demo_logprob_before, sft.heldout_logprob_before]),
+         (tr("rlhf_after_sft"), [sft.demo_logprob_after, sft.heldout_logprob_after]),
+         (tr("rlhf_icl"), [float("nan"), sft.icl_heldout_logprob])],
+        title=tr("rlhf_sft_title"), value_name=tr("rlhf_logprob"), font_size=shell.font_size(),
+    )
+
+
+def evaluation_figure(policy):
+    runs = (policy.reference, policy.policy, policy.best_of_n)
+    return figures.grouped_bars_figure(
+        [tr(f"rlhf_eval_{e.name.replace('-', '_')}") for e in runs], [(tr("rlhf_reward"), [e.mean for e in runs])],
+        errors=[[e.se for e in runs]], title=tr("rlhf_eval_title", n=len(policy.policy.samples)),
+        value_name=tr("rlhf_reward"), font_size=shell.font_size(),
+    )
+
+
+def texts(samples, reward: bool = True) -> None:
+    for s in samples:
+        line = f"「{s.prompt}」{s.text}" + ("" if s.ended else " …")
+        if reward and s.reward is not None:
+            line += f"（{tr('rlhf_reward')} {s.reward:+.2f}）"
+        st.text(line)
+
+
+# ----------------------------------------------------------------- steps
+
+
+def render_step1(task, result, run_settings: RlhfSettings) -> None:
+    st.header(tr("rlhf_step1"), anchor=False)
+    shell.say(tr("rlhf_step1_picture"))
+    st.text_area(tr("rlhf_demos"), key="rlhf_demos", height=160, help=tr("rlhf_demos_help"), max_chars=4000)
+    st.button(tr("rlhf_run_sft"), key="rlhf_run_sft", type="primary", on_click=submit,
+              kwargs={"task": task, "settings": run_settings, "kind": "sft"})
+    if result is None:
+        return
+    sft = result.sft
+    c1, c2 = st.columns(2)
+    charts.show(sft_figure(sft), "rlhf_sft", container=c1)
+    with c2:
+        st.markdown("**" + tr("rlhf_sample_title", prompt=sft.sample_prompt) + "**")
+        st.caption(tr("rlhf_before"))
+        texts([sft.sample_before], reward=False)
+        st.caption(tr("rlhf_after_sft"))
+        texts([sft.sample_after], reward=False)
+    shell.say(tr("rlhf_sft_reading", demo_before=f"{sft.demo_logprob_before:.2f}", demo_after=f"{sft.demo_logprob_after:.2f}",
+                 held_before=f"{sft.heldout_logprob_before:.2f}", held_after=f"{sft.heldout_logprob_after:.2f}",
+                 icl=f"{sft.icl_heldout_logprob:.2f}", params=f"{sft.trainable_params:,}", seconds=f"{sft.seconds:.0f}"))
+
+
+def render_step2(task, result, run_settings: RlhfSettings) -> None:
+    st.header(tr("rlhf_step2"), anchor=False)
+    shell.say(tr("rlhf_step2_picture"))
+    if result is None:
+        shell.say(tr("rlhf_need_sft"))
+        return
+    candidates = result.sft.candidates
+    st.markdown("**" + tr("rlhf_rank_title", prompt=task.rank_prompt) + "**")
+    for letter, sample in zip(LETTERS, candidates):
+        c1, c2 = st.columns([1, 4], vertical_alignment="center")
+        st.session_state.setdefault(f"rank_{letter}", PLACES[-1])  # unranked answers share the last place
+        c1.segmented_control(tr("rlhf_place", letter=letter), PLACES, key=f"rank_{letter}",
+                             format_func=lambda p: tr("rlhf_place_n", n=p))
+        c2.text(f"{letter}: 「{sample.prompt}」{sample.text}")
+    groups = ranking_groups()
+    pairs = ranking_pairs(groups)
+    shell.say(tr("rlhf_pairs", ranking=format_ranking(groups), n=len(pairs),
+                 pairs="、".join(f"{b} > {w}" for b, w in pairs) or "—"))
+    st.slider(tr("rlhf_beta"), 0.0, 2.0, step=0.05, key="rlhf_beta", help=tr("rlhf_beta_help"))
+    st.button(tr("rlhf_run_all"), key="rlhf_run_all", type="primary", on_click=submit, disabled=not pairs,
+              kwargs={"task": task, "settings": run_settings, "kind": "run", "ranking": format_ranking(groups),
+                      "candidates": tuple(s.text for s in candidates)})
+    if isinstance(result, RlhfRun):
+        render_reward(result)
+
+
+def render_reward(run: RlhfRun) -> None:
+    reward = run.reward
+    st.markdown("**" + tr("rlhf_rm_title", ranking=reward.ranking) + "**")
+    texts([dataclasses.replace(s, prompt=f"{letter}: {s.prompt}") for letter, s in zip(LETTERS, reward.candidates)])
+    right = [p for p in reward.train_pairs if p.source == "class"]
+    shell.say(tr("rlhf_rm_reading", train=f"{reward.train_accuracy:.0%}", held=f"{reward.heldout_accuracy:.0%}",
+                 n_held=len(reward.heldout_pairs), class_ok=sum(p.correct for p in right), class_n=len(right),
+                 seconds=f"{reward.fit_seconds:.2f}"))
+    st.markdown("**" + tr("rlhf_fresh_title") + "**")
+    texts(reward.fresh)
+
+
+def render_step3(result) -> None:
+    st.header(tr("rlhf_step3"), anchor=False)
+    shell.say(tr("rlhf_step3_picture"))
+    if not isinstance(result, RlhfRun):
+        shell.say(tr("rlhf_need_run"))
+        return
+    policy = result.policy
+    shell.say(tr("rlhf_algorithm", algorithm=policy.algorithm) + " " + tr("rlhf_vs_ppo"))
+    charts.render_figures([reward_figure(policy.steps), kl_figure(policy.steps)], "rlhf_steps",
+                          names=[tr("rlhf_reward_title"), tr("rlhf_kl_title")])
+    charts.show(evaluation_figure(policy), "rlhf_eval")
+    significant = policy.gain > 2 * policy.gain_se
+    shell.explain(tr("rlhf_eval_reading", before=f"{policy.reference.mean:.2f}", after=f"{policy.policy.mean:.2f}",
+                     gain=f"{policy.gain:+.2f}", se=f"{policy.gain_se:.2f}", kl=f"{policy.policy.kl:.2f}",
+                     best=f"{policy.best_of_n.mean:.2f}", n=result.settings.best_of, bound=f"{policy.best_of_n_kl_bound:.2f}",
+                     verdict=tr("rlhf_significant" if significant else "rlhf_not_significant"), beta=f"{policy.beta:g}"))
+    steps = policy.steps
+    if steps:
+        st.markdown("**" + tr("rlhf_examples_title") + "**")
+        for label, step in zip((tr("rlhf_start"), tr("rlhf_middle"), tr("rlhf_end")),
+                               (steps[0], steps[len(steps) // 2], steps[-1])):
+            st.caption(f"{label}（{tr('rlhf_step')} {step.step}）")
+            texts(step.examples[:3])
+    shell.say(tr("rlhf_hacking"))
+
+
+def render() -> None:
+    loaded = shell.page_start("rlhf_title", "rlhf_intro", sentence_box=False)
+    if loaded is None:
+        return
+    st.warning(tr("rlhf_toy"))
+    names = {tid: load_task(tid).title(shell.lang()) for tid in task_ids()}
+    st.selectbox(tr("rlhf_task"), list(names), key="rlhf_task", format_func=names.get)
+    task = current_task()
+    shell.say(task.note(shell.lang()))
+    error = st.session_state.pop("_rlhf_error", None)
+    if error:
+        st.warning(shell.md_escape(error))
+    render_job()
+    run_settings = settings(loaded.model_id)
+    key = st.session_state.get("rlhf_run")
+    result = load_result(key) if key and is_key(key) else None
+    if result is None or result.task.id != task.id:  # else the run the teacher prepared for this task
+        prepared = (latest_result(task.id, "run"), latest_result(task.id, "sft"))
+        result = next((r for r in prepared if r is not None and r.settings.model_id == run_settings.model_id), None)
+    if result is not None:
+        st.caption(shell.md_escape(tr("rlhf_showing", created=result.created, run=result.key)))
+    render_step1(task, result, run_settings)
+    render_step2(task, result, run_settings)
+    render_step3(result)
+    shell.sync_url()
+    shell.render_licence(loaded)
+
+
+if __name__ == "__main__":  # run as a page by st.navigation
+    render()

@@ -1,0 +1,89 @@
+"""The RLHF page in AppTest, on the tiny model: SFT on a click, a ranking
+entered by clicks, the reward model and the policy, and a finished run
+opened by its link in another session."""
+
+import pytest
+import streamlit as st
+
+from apptest_utils import charts, new_app, unescape_md
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    """A cache of its own: the runs these tests train are theirs."""
+    folder = tmp_path_factory.mktemp("rlhf-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ATTENTION_CLASSROOM_CACHE", str(folder))
+        yield folder
+
+
+def open_page(**params):
+    st.cache_data.clear()
+    at = new_app()
+    at.query_params.update({"page": "rlhf", "model": "tiny-random", **params})
+    at.run()
+    assert not at.exception
+    return at
+
+
+def wait_for_the_queue(at):
+    from components.rlhf_jobs import QUEUE
+
+    assert QUEUE.join(600), "the training job ended"
+    at.run()  # the page notices the finished job and opens its result
+    at.run()
+    assert not at.exception
+
+
+@pytest.fixture(scope="module")
+def trained(cache):
+    """One session that runs the whole lesson by clicks."""
+    at = open_page()
+    assert [h.value for h in at.header] == ["① 手本で学習する（SFT）", "② 人間の順位から報酬モデルを作る",
+                                            "③ 報酬が高くなるように方策を学習する"]
+    assert not charts(at), "nothing is trained before the teacher asks"
+    at.button(key="rlhf_run_sft").click().run()
+    wait_for_the_queue(at)
+    sft_figure = charts(at)["rlhf_sft"]
+    for letter, place in zip("ABCD", (2, 1, 3, 3)):  # B > A > C = D: a tie
+        at.segmented_control(key=f"rank_{letter}").set_value(place).run()
+    pairs = [unescape_md(c.value) for c in at.caption if "組のペア" in unescape_md(c.value)]
+    at.button(key="rlhf_run_all").click().run()
+    wait_for_the_queue(at)
+    return at, sft_figure, pairs
+
+
+def test_sft_shows_before_and_after(trained):
+    _, sft_figure, _ = trained
+    names = [trace["name"] for trace in sft_figure["data"]]
+    assert names == ["学習前", "SFT の後", "学習なし・手本をプロンプトに入れる（文脈内学習）"]
+
+
+def test_a_ranking_by_clicks_makes_its_pairs_and_ties_make_none(trained):
+    _, _, pairs = trained
+    assert pairs and pairs[0].startswith("順位 B > A > C = D から 5 組のペア")
+    assert "C > D" not in pairs[0] and "D > C" not in pairs[0], "a tie makes no pair"
+
+
+def test_the_policy_run_is_charted_and_linked(trained):
+    at, _, _ = trained
+    assert {"rlhf_steps_0", "rlhf_steps_1", "rlhf_eval"} <= set(charts(at))
+    steps = charts(at)["rlhf_steps_0"]["data"][-1]
+    from components.rlhf import RlhfSettings
+
+    assert len(steps["x"]) == RlhfSettings().policy_steps, "one point per policy step"
+    key = at.session_state["rlhf_run"]
+    assert at.query_params["rlhf_run"] == key, "the address bar carries the finished run"
+    from components.rlhf_jobs import load_result
+
+    run = load_result(key)
+    assert run.reward.ranking == "B > A > C = D"
+
+
+def test_a_link_opens_the_finished_run_in_another_session(trained):
+    at, _, _ = trained
+    other = open_page(rlhf_run=at.session_state["rlhf_run"])
+    assert {"rlhf_sft", "rlhf_steps_0", "rlhf_eval"} <= set(charts(other)), "no training: the result is opened"
+    from components.rlhf_jobs import QUEUE
+
+    assert not QUEUE.busy()
