@@ -621,6 +621,26 @@ STRINGS: dict[str, dict[str, str]] = {
         "ja": "「{after}」の位置で1つずつ消すと、{metric}（消さないとき {baseline}）をいちばん下げるのは {heads}。ほかのヘッドは {next} 以上",
         "en": "at 「{after}」, the heads whose knockout lowers {metric} (intact {baseline}) most are {heads}; every other head {next} or more",
     },
+    "claim_rlhf_untrained": {
+        "ja": "課題「{task}」の学習済みの結果がまだありません。RLHF ページで学習するか、先生が python -m components rlhf --task {task} で用意してください",
+        "en": "no finished run of the task '{task}' yet: train it on the RLHF page, or prepare it with python -m components rlhf --task {task}",
+    },
+    "claim_rlhf_sft_demos": {
+        "ja": "SFT の前後で、手本の答えの 1 トークンあたりの対数確率は {before} → {after}（nats）",
+        "en": "SFT takes the demonstrations' log-probability per token from {before} to {after} nats",
+    },
+    "claim_rlhf_sft_heldout": {
+        "ja": "学習に使っていない問いの答えでは {before} → {after}（学習せず手本をプロンプトに入れるだけ〔文脈内学習〕なら {icl}）",
+        "en": "on held-out prompts, from {before} to {after} (the demonstrations in the prompt, no training — in-context learning: {icl})",
+    },
+    "claim_rlhf_rm_heldout": {
+        "ja": "報酬モデルは学習したペア {n_train} 個のうち {train} 個、学習に使っていないペア {n} 個のうち {right} 個を正しく並べる",
+        "en": "the reward model orders {train} of {n_train} training pairs and {right} of {n} held-out pairs right",
+    },
+    "claim_rlhf_policy_gain": {
+        "ja": "新しく書かせた {n} 個の文の報酬の平均：学習前 {before} → 学習後 {after}（差は標準誤差 {se} の {ratio} 倍、基準のモデルからの KL {kl} nats）。学習しない best-of-{best_of} は {best}",
+        "en": "mean reward of {n} fresh samples: {before} before, {after} after ({ratio} standard errors of {se}; KL from the reference {kl} nats); best-of-{best_of} without training: {best}",
+    },
     # ------------------------------------------------------------- RLHF page
     "page_rlhf": {
         "ja": "人間のフィードバックによる強化学習",

@@ -20,7 +20,7 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
 
 import numpy as np
 
@@ -37,6 +37,9 @@ from components.morphemes import to_katakana
 from components.pages import FIGURE_CHOICES, PAGES
 from components.sampling import NextTokenLogits, sample, top_probs, top_tokens
 from components.views import head_view, prefix_text
+
+if TYPE_CHECKING:  # training code loads only when a claim needs a run
+    from components.rlhf_results import RlhfRun
 
 LESSONS_DIR = EXAMPLES_DIR / "lessons"
 TEXT_FIELDS = ("title", "look", "question", "answer")
@@ -67,6 +70,7 @@ class Lesson:
     ko_target: str = ""  # layer-by-layer page: the word whose heads are knocked out ...
     ko_versus: str = ""  # ... and its rival
     track: str = ""  # layer-by-layer page: the words followed after every layer (comma separated)
+    rlhf_task: str = ""  # RLHF page: the task id in examples/rlhf/
 
     def get(self, name: str, lang: str) -> str:
         return self.texts.get(f"{name}_{lang}") or self.texts[f"{name}_ja"]
@@ -79,9 +83,11 @@ class Lesson:
 def parse_lesson(lesson_id: str, data: Mapping[str, Any]) -> Lesson:
     """A lesson from parsed TOML; raises ValueError naming what is missing or wrong."""
     missing = [f"{name}_{lang}" for name in TEXT_FIELDS for lang in ("ja", "en") if not data.get(f"{name}_{lang}")]
-    missing += [k for k in ("text", "page", "layer", "head", "pos") if k not in data]
-    if data.get("page") == "icl" and not data.get("icl_task"):
-        missing.append("icl_task")
+    needs_view = data.get("page") not in ("icl", "rlhf")  # those pages show no head or position
+    missing += [k for k in ("text", "page") + (("layer", "head", "pos") if needs_view else ()) if k not in data]
+    for page, name in (("icl", "icl_task"), ("rlhf", "rlhf_task")):
+        if data.get("page") == page and not data.get(name):
+            missing.append(name)
     if missing:
         raise ValueError(f"lesson {lesson_id} lacks {', '.join(missing)}")
     page = data["page"]
@@ -89,6 +95,8 @@ def parse_lesson(lesson_id: str, data: Mapping[str, Any]) -> Lesson:
         raise ValueError(f"lesson {lesson_id}: unknown page {page!r}; known: {sorted(PAGES)}")
     if page == "icl" and data["icl_task"] not in {task.id for task in load_tasks()}:
         raise ValueError(f"lesson {lesson_id}: unknown icl_task {data['icl_task']!r}")
+    if page == "rlhf" and data["rlhf_task"] not in _rlhf_task_ids():
+        raise ValueError(f"lesson {lesson_id}: unknown rlhf_task {data['rlhf_task']!r}")
     figure = data.get("figure", "detail" if page in ("explorer", "mask") else page)
     if page in ("explorer", "mask", "layers") and figure not in sum(FIGURE_CHOICES.values(), ()):
         raise ValueError(f"lesson {lesson_id}: unknown figure {figure!r}")
@@ -102,9 +110,9 @@ def parse_lesson(lesson_id: str, data: Mapping[str, Any]) -> Lesson:
         text=data["text"],
         page=page,
         figure=figure,
-        layer=int(data["layer"]),
-        head=int(data["head"]),
-        pos=int(data["pos"]),
+        layer=int(data.get("layer", 0)),
+        head=int(data.get("head", 0)),
+        pos=int(data.get("pos", 0)),
         view=data.get("view", "token"),
         temperature=float(data.get("temperature", 1.0)),
         texts={f"{n}_{lang}": data[f"{n}_{lang}"] for n in TEXT_FIELDS for lang in ("ja", "en")},
@@ -118,6 +126,7 @@ def parse_lesson(lesson_id: str, data: Mapping[str, Any]) -> Lesson:
         ko_target=data.get("ko_target", ""),
         ko_versus=data.get("ko_versus", ""),
         track=data.get("track", ""),
+        rlhf_task=data.get("rlhf_task", ""),
     )
 
 
@@ -147,6 +156,8 @@ class Probe:
     pieces: Callable[[str], tuple[str, ...]]  # a word -> the labels of its model tokens (書いた -> 書, いた)
     lens: Callable[[str, tuple[str, ...]], LogitLens]  # (text, words to track) -> the logit lens of every position
     knockouts: Callable[[str, str, "str | None", int], Knockouts]  # (text, target, versus, position)
+    # an RLHF task id -> its finished run of all three steps on this model, None if there is none yet
+    rlhf: "Callable[[str], RlhfRun | None] | None" = None
 
 
 def vocab_id(loaded, piece: str) -> int | None:
@@ -199,7 +210,32 @@ def direct_probe(loaded) -> Probe:
         knockouts=lambda text, target, versus, position: remember(
             ("knockouts", text, target, versus, position),
             lambda: run_knockouts(loaded, text, target, versus, position)),
+        rlhf=lambda task_id: remember(("rlhf", task_id), lambda: default_rlhf_run(loaded.model_id, task_id)),
     )
+
+
+def _rlhf_task_ids() -> tuple[str, ...]:
+    from components.rlhf_data import task_ids
+
+    return task_ids()
+
+
+def default_rlhf_run(model_id: str, task_id: str) -> "RlhfRun | None":
+    """The task's run with the default settings on ``model_id`` (the bundled
+    or the tiny model): opened from the cache, else trained (about two minutes
+    on Gemma) and kept there unless a teacher's run of the task is kept."""
+    from components import models, rlhf, rlhf_jobs
+
+    if model_id not in (models.BUNDLED_ID, models.TINY_ID):
+        return None  # RLHF trains one of those two
+    task = rlhf.load_task(task_id)
+    settings = rlhf.RlhfSettings(model_id=model_id)
+    run = rlhf_jobs.load_result(rlhf.run_key("run", task, settings))
+    if run is None:
+        run = rlhf.run_all(task, settings)
+        if rlhf_jobs.latest_result(task.id) is None:
+            rlhf_jobs.save_result(run)
+    return run
 
 
 # ------------------------------------------------------------- claim results
@@ -712,6 +748,43 @@ def _knockout_heads(c, d, probe) -> ClaimResult:
     })
 
 
+#: what an rlhf claim measures on the finished run -> (the value, how it is said)
+_RLHF_MEASURES = ("sft_demos", "sft_heldout", "rm_heldout", "policy_gain")
+
+
+def _rlhf_trained(c, d, probe) -> ClaimResult:
+    """On the task's finished RLHF run, ``measure`` is at least ``at_least``:
+    the rise of the demonstrations' (sft_demos) or held-out answers'
+    (sft_heldout) log-probability per token after SFT, in nats; the share of
+    held-out preference pairs the reward model orders right (rm_heldout); or
+    the policy's reward gain over the reference in standard errors
+    (policy_gain)."""
+    measure, task = c["measure"], c.get("task") or d.rlhf_task
+    if measure not in _RLHF_MEASURES:
+        raise ValueError(f"unknown rlhf measure {measure!r}; known: {', '.join(_RLHF_MEASURES)}")
+    run = probe.rlhf(task) if probe.rlhf is not None else None
+    if run is None:
+        return ClaimResult(False, "claim_rlhf_untrained", {"task": task})
+    s, r, p = run.sft, run.reward, run.policy
+    value = {
+        "sft_demos": s.demo_logprob_after - s.demo_logprob_before,
+        "sft_heldout": s.heldout_logprob_after - s.heldout_logprob_before,
+        "rm_heldout": r.heldout_accuracy,
+        "policy_gain": p.gain / p.gain_se if p.gain_se > 0 else float("inf") * np.sign(p.gain),
+    }[measure]
+    params = {
+        "sft_demos": {"before": f"{s.demo_logprob_before:.2f}", "after": f"{s.demo_logprob_after:.2f}"},
+        "sft_heldout": {"before": f"{s.heldout_logprob_before:.2f}", "after": f"{s.heldout_logprob_after:.2f}",
+                        "icl": f"{s.icl_heldout_logprob:.2f}"},
+        "rm_heldout": {"right": sum(x.correct for x in r.heldout_pairs), "n": len(r.heldout_pairs),
+                       "train": sum(x.correct for x in r.train_pairs), "n_train": len(r.train_pairs)},
+        "policy_gain": {"before": f"{p.reference.mean:.2f}", "after": f"{p.policy.mean:.2f}", "se": f"{p.gain_se:.2f}",
+                        "ratio": f"{value:.1f}", "n": len(p.policy.samples), "kl": f"{p.policy.kl:.2f}",
+                        "best": f"{p.best_of_n.mean:.2f}", "best_of": run.settings.best_of},
+    }[measure]
+    return ClaimResult(bool(value >= float(c["at_least"])), f"claim_rlhf_{measure}", params)
+
+
 # ----------------------------------------------------------- stated numbers
 
 _NUMBER_PATTERNS = (
@@ -761,6 +834,7 @@ _KINDS: dict[str, tuple[Callable[[Mapping[str, Any], Defaults, Probe], ClaimResu
     "best_induction_head": (_best_induction_head, ("seeds",)),
     "lens_top": (_lens_top, ("after", "token", "layers")),
     "knockout_heads": (_knockout_heads, ("after", "target", "heads")),
+    "rlhf_trained": (_rlhf_trained, ("measure", "at_least")),
 }
 CLAIM_KINDS = tuple(_KINDS)
 

@@ -87,3 +87,22 @@ def test_a_link_opens_the_finished_run_in_another_session(trained):
     from components.rlhf_jobs import QUEUE
 
     assert not QUEUE.busy()
+
+
+def test_the_rlhf_lesson_reads_the_finished_run(trained):
+    """The lesson opens the task's finished run: its charts, before/after
+    texts, and each claim checked on it with the run's numbers."""
+    from components.lessons import load_lessons
+    from components.rlhf_jobs import load_result
+
+    at, _, _ = trained
+    run = load_result(at.session_state["rlhf_run"])
+    lesson = next(x for x in load_lessons() if x.page == "rlhf")
+    other = open_page(page="lessons", lesson=lesson.id)
+    figs = charts(other)
+    assert len(figs["lesson_fig_0"]["data"][-1]["x"]) == len(run.policy.steps), "the reward of every policy step"
+    assert "lesson_fig_1" in figs, "reference, policy and best-of-n side by side"
+    claims = [t.value for t in other.text if t.value.startswith(("✓", "✗"))]
+    assert len(claims) == len(lesson.claims)
+    assert any(f"{run.policy.reference.mean:.2f} → 学習後 {run.policy.policy.mean:.2f}" in c for c in claims), claims
+    assert any(t.value.startswith("方策の学習後: 「") for t in other.text), "texts after training, for the class to read"

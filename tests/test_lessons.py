@@ -420,6 +420,45 @@ def test_knockout_heads_against_the_knockouts(tiny, probe):
     assert not check_claim({**claim, "at_least": 1e6}, on(), probe).ok, "each drop must be large enough"
 
 
+def test_rlhf_claims_read_the_finished_run(tiny, probe, tmp_path, monkeypatch):
+    from components import rlhf
+
+    monkeypatch.setenv("ATTENTION_CLASSROOM_CACHE", str(tmp_path))
+    task = rlhf.load_task("film-review")
+    run = rlhf.run_all(task, rlhf.RlhfSettings(model_id=tiny.model_id, sft_steps=2, policy_steps=2, n_eval=4,
+                                               best_of=2, max_new_tokens=4))
+    trained = replace(probe, rlhf=lambda task_id: run if task_id == task.id else None)
+    lesson = SimpleNamespace(rlhf_task=task.id)
+    s, p = run.sft, run.policy
+    demos = check_claim({"kind": "rlhf_trained", "measure": "sft_demos", "at_least": -1e6}, lesson, trained)
+    assert demos.ok and f"{s.demo_logprob_before:.2f}" in demos.summary("en")
+    assert f"{s.demo_logprob_after:.2f}" in demos.summary("ja")
+    both_languages(demos)
+    rise = s.demo_logprob_after - s.demo_logprob_before
+    assert not check_claim({"kind": "rlhf_trained", "measure": "sft_demos", "at_least": rise + 1e-6}, lesson, trained).ok
+    held = check_claim({"kind": "rlhf_trained", "measure": "rm_heldout", "at_least": 0.0}, lesson, trained)
+    n = len(run.reward.heldout_pairs)
+    assert held.ok and f"of {n} held-out pairs" in held.summary("en")
+    gain = check_claim({"kind": "rlhf_trained", "measure": "policy_gain", "at_least": -1e6}, lesson, trained)
+    assert f"{p.policy.mean:.2f}" in gain.summary("en") and f"{p.gain_se:.2f}" in gain.summary("en")
+    assert gain.ok == (p.gain / p.gain_se >= -1e6)
+    untrained = check_claim({"kind": "rlhf_trained", "measure": "sft_demos", "at_least": 0, "task": "polite-reply"},
+                            lesson, trained)
+    assert not untrained.ok and untrained.key == "claim_rlhf_untrained"
+    assert "--task polite-reply" in untrained.summary("ja")
+    unknown = check_claim({"kind": "rlhf_trained", "measure": "vibes", "at_least": 0}, lesson, trained)
+    assert unknown.key == "claim_error" and "vibes" in unknown.summary("en")
+
+
+def test_an_rlhf_lesson_names_a_known_task():
+    data = {k: v for k, v in _lesson_data(page="rlhf").items() if k not in ("layer", "head", "pos")}
+    with pytest.raises(ValueError, match="rlhf_task"):
+        parse_lesson("x", data)
+    with pytest.raises(ValueError, match="rlhf_task"):
+        parse_lesson("x", {**data, "rlhf_task": "no-such-task"})
+    assert parse_lesson("x", {**data, "rlhf_task": "film-review"}).rlhf_task == "film-review"
+
+
 # ------------------------------------------------- claims that cannot be checked
 
 

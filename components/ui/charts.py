@@ -1,6 +1,7 @@
 """Charts on the page: the Plotly config, :func:`show`, the projector's
 one-figure-at-a-time picker, and the figures several pages draw (a head, the
-three mask stages, masked vs unmasked, next-token bars, what moved)."""
+three mask stages, masked vs unmasked, next-token bars, what moved, the
+RLHF run's steps and rewards)."""
 
 from __future__ import annotations
 
@@ -239,4 +240,41 @@ def knockout_map(analysis: Analysis, ko):
         ko.heads, ko.attention, ko.mlp, title=tr("ko_title", metric=ko.metric, prefix=prefix),
         value_name=tr("ko_change"), head_name=tr("head"), attention_name=tr("ko_attention"), mlp_name=tr("ko_mlp"),
         axis_layer=tr("layer"), hover_head=tr("ko_hover"), font_size=shell.font_size() - 2,
+    )
+
+
+# --------------------------------------------------------------- RLHF
+
+
+def rlhf_reward_figure(steps):
+    return figures.steps_figure(
+        [s.step for s in steps], [s.mean_reward for s in steps], [s.std_reward for s in steps],
+        title=tr("rlhf_reward_title"), axis_x=tr("rlhf_step"), value_name=tr("rlhf_reward"),
+        font_size=shell.font_size(),
+    )
+
+
+def rlhf_kl_figure(steps):
+    return figures.steps_figure(
+        [s.step for s in steps], [s.kl for s in steps], title=tr("rlhf_kl_title"), axis_x=tr("rlhf_step"),
+        value_name=tr("rlhf_kl"), colour=figures.PINNED, font_size=shell.font_size(),
+    )
+
+
+def rlhf_sft_figure(sft):
+    return figures.grouped_bars_figure(
+        [tr("rlhf_demos_set"), tr("rlhf_heldout_set")],
+        [(tr("rlhf_before"), [sft.demo_logprob_before, sft.heldout_logprob_before]),
+         (tr("rlhf_after_sft"), [sft.demo_logprob_after, sft.heldout_logprob_after]),
+         (tr("rlhf_icl"), [float("nan"), sft.icl_heldout_logprob])],
+        title=tr("rlhf_sft_title"), value_name=tr("rlhf_logprob"), font_size=shell.font_size(),
+    )
+
+
+def rlhf_evaluation_figure(policy):
+    runs = (policy.reference, policy.policy, policy.best_of_n)
+    return figures.grouped_bars_figure(
+        [tr(f"rlhf_eval_{e.name.replace('-', '_')}") for e in runs], [(tr("rlhf_reward"), [e.mean for e in runs])],
+        errors=[[e.se for e in runs]], title=tr("rlhf_eval_title", n=len(policy.policy.samples)),
+        value_name=tr("rlhf_reward"), font_size=shell.font_size(),
     )

@@ -12,6 +12,7 @@ from components.inference import AnalysisError
 from components.sampling import top_tokens
 from components.lessons import Lesson, Probe, check_claim, load_lessons, token_pieces, vocab_id
 from components.pages import FIGURE_CHOICES, PAGES, figure_key, needs_mask_views
+from components.rlhf_jobs import latest_result
 from components.ui import charts, data, shell
 from components.ui.charts import head_figure, stage_figures
 from components.ui.shell import tr
@@ -28,7 +29,7 @@ def apply_lesson(lesson: Lesson) -> None:
     layer, head, position, units, sink toggle, temperature and, on the
     generation page, the settings and number of steps."""
     state = st.session_state
-    if lesson.page != "icl":  # a few-shot task has no sentence: leave the class's sentence alone
+    if lesson.page not in ("icl", "rlhf"):  # a task, not a sentence: leave the class's sentence alone
         state["text"] = lesson.text
     state["layer"], state["head"], state["view"] = lesson.layer, lesson.head, lesson.view
     state["hide_sink"] = lesson.hide_sink
@@ -49,6 +50,8 @@ def apply_lesson(lesson: Lesson) -> None:
     elif lesson.page == "icl":
         state["icl_task"], state["seed"], state["icl_shuffled"] = lesson.icl_task, lesson.seed, False
         state.pop("_icl_applied", None)  # the page fills the boxes with the task's demonstrations
+    elif lesson.page == "rlhf":
+        state["rlhf_task"], state["rlhf_run"] = lesson.rlhf_task, ""  # the page opens the task's prepared run
     state["reveal"] = False
     state["_lesson_applied"] = lesson.id
 
@@ -79,7 +82,15 @@ def app_probe(loaded) -> Probe:
         pieces=lambda word: token_pieces(loaded, word),
         lens=lambda text, track: data.get_lens(model_id, text, tuple(track)),
         knockouts=lambda text, target, versus, position: data.get_knockouts(model_id, text, target, versus, position),
+        rlhf=lambda task_id: prepared_run(task_id, model_id),
     )
+
+
+def prepared_run(task_id: str, model_id: str):
+    """The task's finished RLHF run on this model, as the RLHF page opens it;
+    the app never trains for a lesson (the RLHF page's button does)."""
+    run = latest_result(task_id, "run")
+    return run if run is not None and run.settings.model_id == model_id else None
 
 
 def render_claims(lesson: Lesson, loaded) -> None:
@@ -171,6 +182,9 @@ def lesson_figures(lesson: Lesson, loaded) -> list:
         return few_shot_figures(lesson, loaded)
     if lesson.page == "layers":
         return layer_figures(lesson, loaded)
+    if lesson.page == "rlhf":
+        run = prepared_run(lesson.rlhf_task, loaded.model_id)
+        return [] if run is None else [charts.rlhf_reward_figure(run.policy.steps), charts.rlhf_evaluation_figure(run.policy)]
     out = []
     mask_views = needs_mask_views(lesson.page, lesson.figure) and loaded.capture_ok
     for text in lesson.sentences:
@@ -211,6 +225,13 @@ def render_subject(lesson: Lesson, loaded) -> None:
     if lesson.page == "icl":
         task = next(t for t in load_tasks() if t.id == lesson.icl_task)
         st.code(build_prompt(task.pairs, task.query).text, language=None)
+    elif lesson.page == "rlhf":
+        run = prepared_run(lesson.rlhf_task, loaded.model_id) if loaded is not None else None
+        if run is None:
+            shell.say(tr("claim_rlhf_untrained", task=lesson.rlhf_task))
+            return
+        for label, evaluation in ((tr("rlhf_eval_reference"), run.policy.reference), (tr("rlhf_eval_policy"), run.policy.policy)):
+            st.text(f"{label}: " + " / ".join(f"「{s.prompt}」{s.text}" for s in evaluation.samples[:3]))
     elif lesson.page == "generate" and loaded is not None:
         try:
             gen = _generation(lesson, loaded)

@@ -10,7 +10,6 @@ import dataclasses
 
 import streamlit as st
 
-from components import figures
 from components.rlhf import (
     BUNDLED_ID,
     LETTERS,
@@ -90,7 +89,7 @@ def render_job() -> None:
     stage = tr(f"rlhf_stage_{status.stage}") if status.stage in STAGES else status.stage
     st.progress(min(max(status.fraction, 0.0), 1.0), text=tr("rlhf_running", stage=stage))
     if status.steps:
-        charts.show(reward_figure(status.steps), "rlhf_live")
+        charts.show(charts.rlhf_reward_figure(status.steps), "rlhf_live")
     if st.button(tr("rlhf_cancel"), key="rlhf_cancel"):
         QUEUE.cancel(status.id)
         st.rerun()
@@ -104,40 +103,6 @@ def submit(**kwargs) -> None:
 
 
 # ---------------------------------------------------------------- figures
-
-
-def reward_figure(steps):
-    return figures.steps_figure(
-        [s.step for s in steps], [s.mean_reward for s in steps], [s.std_reward for s in steps],
-        title=tr("rlhf_reward_title"), axis_x=tr("rlhf_step"), value_name=tr("rlhf_reward"),
-        font_size=shell.font_size(),
-    )
-
-
-def kl_figure(steps):
-    return figures.steps_figure(
-        [s.step for s in steps], [s.kl for s in steps], title=tr("rlhf_kl_title"), axis_x=tr("rlhf_step"),
-        value_name=tr("rlhf_kl"), colour=figures.PINNED, font_size=shell.font_size(),
-    )
-
-
-def sft_figure(sft):
-    return figures.grouped_bars_figure(
-        [tr("rlhf_demos_set"), tr("rlhf_heldout_set")],
-        [(tr("rlhf_before"), [sft.demo_logprob_before, sft.heldout_logprob_before]),
-         (tr("rlhf_after_sft"), [sft.demo_logprob_after, sft.heldout_logprob_after]),
-         (tr("rlhf_icl"), [float("nan"), sft.icl_heldout_logprob])],
-        title=tr("rlhf_sft_title"), value_name=tr("rlhf_logprob"), font_size=shell.font_size(),
-    )
-
-
-def evaluation_figure(policy):
-    runs = (policy.reference, policy.policy, policy.best_of_n)
-    return figures.grouped_bars_figure(
-        [tr(f"rlhf_eval_{e.name.replace('-', '_')}") for e in runs], [(tr("rlhf_reward"), [e.mean for e in runs])],
-        errors=[[e.se for e in runs]], title=tr("rlhf_eval_title", n=len(policy.policy.samples)),
-        value_name=tr("rlhf_reward"), font_size=shell.font_size(),
-    )
 
 
 def texts(samples, reward: bool = True) -> None:
@@ -161,7 +126,7 @@ def render_step1(task, result, run_settings: RlhfSettings) -> None:
         return
     sft = result.sft
     c1, c2 = st.columns(2)
-    charts.show(sft_figure(sft), "rlhf_sft", container=c1)
+    charts.show(charts.rlhf_sft_figure(sft), "rlhf_sft", container=c1)
     with c2:
         st.markdown("**" + tr("rlhf_sample_title", prompt=sft.sample_prompt) + "**")
         st.caption(tr("rlhf_before"))
@@ -219,9 +184,9 @@ def render_step3(result) -> None:
         return
     policy = result.policy
     shell.say(tr("rlhf_algorithm", algorithm=policy.algorithm) + " " + tr("rlhf_vs_ppo"))
-    charts.render_figures([reward_figure(policy.steps), kl_figure(policy.steps)], "rlhf_steps",
+    charts.render_figures([charts.rlhf_reward_figure(policy.steps), charts.rlhf_kl_figure(policy.steps)], "rlhf_steps",
                           names=[tr("rlhf_reward_title"), tr("rlhf_kl_title")])
-    charts.show(evaluation_figure(policy), "rlhf_eval")
+    charts.show(charts.rlhf_evaluation_figure(policy), "rlhf_eval")
     significant = policy.gain > 2 * policy.gain_se
     shell.explain(tr("rlhf_eval_reading", before=f"{policy.reference.mean:.2f}", after=f"{policy.policy.mean:.2f}",
                      gain=f"{policy.gain:+.2f}", se=f"{policy.gain_se:.2f}", kl=f"{policy.policy.kl:.2f}",
