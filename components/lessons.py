@@ -233,7 +233,7 @@ def default_rlhf_run(model_id: str, task_id: str) -> "RlhfRun | None":
     run = rlhf_jobs.load_result(rlhf.run_key("run", task, settings))
     if run is None:
         run = rlhf.run_all(task, settings)
-        if rlhf_jobs.latest_result(task.id) is None:
+        if rlhf_jobs.latest_result(task.id, "run", model_id) is None:
             rlhf_jobs.save_result(run)
     return run
 

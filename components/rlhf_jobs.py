@@ -68,12 +68,19 @@ def is_key(text: str) -> bool:
     return bool(_KEY.match(text or ""))
 
 
+def _model_slug(model_id: str) -> str:
+    """A model id as part of a file name (no dash: the key follows the last one)."""
+    return re.sub(r"[^a-z0-9]+", "_", model_id.lower()).strip("_") or "model"
+
+
 def save_result(result: SftStage | RlhfRun) -> Path:
     """Write a finished result atomically, then evict the task's older result
-    of the same kind. Returns the file."""
+    of the same kind on the same model (a run on the tiny model never evicts
+    the teacher's run on Gemma). Returns the file."""
     folder = results_dir() / result.task.id
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{result.kind}-{result.key}.json"
+    prefix = f"{result.kind}-{_model_slug(result.settings.model_id)}-"
+    target = folder / f"{prefix}{result.key}.json"
     handle, tmp = tempfile.mkstemp(prefix=".partial-", suffix=".json", dir=folder)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as f:
@@ -82,7 +89,7 @@ def save_result(result: SftStage | RlhfRun) -> Path:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    for old in folder.glob(f"{result.kind}-*.json"):
+    for old in folder.glob(f"{prefix}*.json"):
         if old != target:
             old.unlink(missing_ok=True)
     return target
@@ -102,13 +109,15 @@ def load_result(key: str) -> SftStage | RlhfRun | None:
     return None
 
 
-def latest_result(task_id: str, kind: str = "run") -> SftStage | RlhfRun | None:
-    """The task's kept result of this kind (there is at most one), or ``None``."""
+def latest_result(task_id: str, kind: str = "run", model_id: str | None = None) -> SftStage | RlhfRun | None:
+    """The task's kept result of this kind on ``model_id`` (there is at most
+    one per model), or on any model the newest; ``None`` if there is none."""
     folder = results_dir() / task_id
     if kind not in KINDS or not re.fullmatch(r"[a-z0-9-]+", task_id or "") or not folder.is_dir():
         return None
-    for path in sorted(folder.glob(f"{kind}-*.json"), key=lambda p: p.stat().st_mtime, reverse=True):
-        found = load_result(path.stem.split("-", 1)[1])
+    pattern = f"{kind}-{_model_slug(model_id)}-*.json" if model_id else f"{kind}-*.json"
+    for path in sorted(folder.glob(pattern), key=lambda p: p.stat().st_mtime, reverse=True):
+        found = load_result(path.stem.rsplit("-", 1)[1])
         if found is not None:
             return found
     return None

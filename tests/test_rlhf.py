@@ -291,11 +291,17 @@ def test_jobs_take_turns_are_cached_and_one_run_per_task_is_kept(cache, tiny_run
     assert done2.steps and len(done2.steps) == TINY.policy_steps
     assert queue.join(30) and not queue.busy()
     files = sorted(p.name for p in (cache / "rlhf").rglob("*.json"))
-    assert files == [f"run-{second.key}.json"], files  # the older run was evicted
+    assert files == [f"run-tiny_random-{second.key}.json"], files  # the older run was evicted
     assert rlhf_jobs.load_result(first.key) is None
     opened = rlhf_jobs.load_result(second.key)  # what a link opens
     assert isinstance(opened, rlhf.RlhfRun) and opened.key == second.key
-    assert rlhf_jobs.latest_result(TASK.id) == opened
+    assert rlhf_jobs.latest_result(TASK.id) == opened == rlhf_jobs.latest_result(TASK.id, "run", TINY.model_id)
+    assert rlhf_jobs.latest_result(TASK.id, "run", "gemma-3-270m") is None
+    gemma = replace(opened, key="f" * 20, settings=replace(opened.settings, model_id="gemma-3-270m"))
+    rlhf_jobs.save_result(gemma)  # a run on another model is kept beside it, not instead of it
+    assert rlhf_jobs.latest_result(TASK.id, "run", "gemma-3-270m") == gemma
+    assert rlhf_jobs.load_result(second.key) == opened
+    (cache / "rlhf" / TASK.id / f"run-gemma_3_270m-{gemma.key}.json").unlink()
     again = queue.submit(TASK, replace(TINY, seed=3), kind="run")
     assert again.state == "done" and again.cached and not queue.busy()
     assert queue.result(again.id) == opened
@@ -304,7 +310,7 @@ def test_jobs_take_turns_are_cached_and_one_run_per_task_is_kept(cache, tiny_run
     assert stage.state == "done", stage.error
     sft = queue.result(stage.id)
     assert isinstance(sft, rlhf.SftStage) and len(sft.sft.candidates) == 4
-    assert sorted(p.name for p in (cache / "rlhf").rglob("*.json")) == sorted([f"run-{second.key}.json", f"sft-{stage.key}.json"])
+    assert sorted(p.name for p in (cache / "rlhf").rglob("*.json")) == sorted([f"run-tiny_random-{second.key}.json", f"sft-tiny_random-{stage.key}.json"])
     # the class ranks those four texts: a new run, keyed by the ranking and the texts
     texts = [c.text for c in sft.sft.candidates]
     ranked = queue.submit(TASK, TINY, kind="run", ranking="b > a = c > d", candidates=texts)
@@ -384,7 +390,7 @@ def gemma_run(gemma):
     run = rlhf_jobs.load_result(key)
     if run is None:
         run = rlhf.run_all(TASK, settings)
-        if rlhf_jobs.latest_result(TASK.id) is None:  # never evict a run a teacher made
+        if rlhf_jobs.latest_result(TASK.id, "run", settings.model_id) is None:  # never evict a teacher's run
             rlhf_jobs.save_result(run)
     return run
 

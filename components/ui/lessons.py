@@ -89,8 +89,7 @@ def app_probe(loaded) -> Probe:
 def prepared_run(task_id: str, model_id: str):
     """The task's finished RLHF run on this model, as the RLHF page opens it;
     the app never trains for a lesson (the RLHF page's button does)."""
-    run = latest_result(task_id, "run")
-    return run if run is not None and run.settings.model_id == model_id else None
+    return latest_result(task_id, "run", model_id)
 
 
 def render_claims(lesson: Lesson, loaded) -> None:

@@ -219,8 +219,8 @@ def render() -> None:
     key = st.session_state.get("rlhf_run")
     result = load_result(key) if key and is_key(key) else None
     if result is None or result.task.id != task.id:  # else the run the teacher prepared for this task
-        prepared = (latest_result(task.id, "run"), latest_result(task.id, "sft"))
-        result = next((r for r in prepared if r is not None and r.settings.model_id == run_settings.model_id), None)
+        model = run_settings.model_id
+        result = latest_result(task.id, "run", model) or latest_result(task.id, "sft", model)
     if result is not None:
         st.caption(shell.md_escape(tr("rlhf_showing", created=result.created, run=result.key)))
     render_step1(task, result, run_settings)
