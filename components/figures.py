@@ -704,16 +704,26 @@ def grouped_bars_figure(
     policy against another), each bar labelled with its value."""
     colours = [BAR, PINNED, HIGHLIGHT, "#54a24b"]
     fig = go.Figure()
+    xs = [safe(g) for g in groups]
     for i, (name, values) in enumerate(series):
         err = errors[i] if errors else None
+        labels = [text_format.format(v) for v in values]
         fig.add_trace(go.Bar(
-            x=[safe(g) for g in groups], y=list(values), name=safe(name), marker_color=colours[i % len(colours)],
-            text=[text_format.format(v) for v in values], textposition="outside", constraintext="none",
-            cliponaxis=False, error_y={"type": "data", "array": list(err), "visible": True} if err else None,
+            x=xs, y=list(values), name=safe(name), marker_color=colours[i % len(colours)], offsetgroup=str(i),
+            text=None if err else labels, textposition="outside", constraintext="none", cliponaxis=False,
+            error_y={"type": "data", "array": list(err), "visible": True} if err else None,
             hovertemplate=f"{safe(name)}<br>%{{x}}: %{{y:.3f}}<extra></extra>",
         ))
+        if err:  # the value beyond the end of its error bar, never across the whisker
+            ends = [v + e if v >= 0 else v - e for v, e in zip(values, err)]
+            fig.add_trace(go.Scatter(
+                x=xs, y=ends, mode="text", text=labels, offsetgroup=str(i), showlegend=False, hoverinfo="skip",
+                textposition=["top center" if v >= 0 else "bottom center" for v in values], cliponaxis=False,
+                textfont={"size": font_size},
+            ))
     style(fig, font_size, 380, title)
-    fig.update_layout(barmode="group", legend={"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom"},
+    fig.update_layout(barmode="group", scattermode="group",
+                      legend={"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom"},
                       margin={"b": 2 * font_size + 40})
     fig.update_yaxes(title={"text": safe(value_name)}, automargin=True, zeroline=True)
     fig.update_xaxes(automargin=True)

@@ -654,6 +654,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "ja": "ChatGPT ＝ 文脈内学習 ＋ RLHF。① 手本で学習（SFT）、② 人間の順位から「報酬モデル」を作る、③ 報酬が高くなるように方策（モデル）を学習する、の3段階を、同梱のモデルで実際に行います。",
         "en": "ChatGPT = in-context learning + RLHF. Run the three steps on the bundled model: ① fine-tune on demonstrations (SFT), ② fit a reward model to human rankings, ③ optimise the policy (the model) against that reward.",
     },
+    "rlhf_toy_tiny": {
+        "ja": "いまのモデルは学習していない小型ランダムモデルです。3 段階の仕組みを試せますが、文は意味をなさず、学習してもほとんど変わりません。本当の結果は同梱の Gemma 3 270M で見てください。",
+        "en": "The current model is the untrained tiny random model: the three steps run, but its texts mean nothing and training barely changes them. See the real results on the bundled Gemma 3 270M.",
+    },
     "rlhf_toy": {
         "ja": "これは 2億7千万パラメータのモデルを CPU で数分学習させるだけの、InstructGPT のおもちゃ版です。本物の ChatGPT は、はるかに大きなモデルと大量の人間の評価で学習しています。",
         "en": "This is a toy version of InstructGPT: a 270M-parameter model trained for a few minutes on a CPU. The real ChatGPT was trained with far larger models and far more human judgements.",
@@ -695,8 +699,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "demonstrations trained on",
     },
     "rlhf_heldout_set": {
-        "ja": "学習していない手本",
-        "en": "held-out demonstrations",
+        "ja": "学習に使っていない問い",
+        "en": "held-out prompts",
     },
     "rlhf_before": {
         "ja": "学習前",
@@ -719,8 +723,16 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "Continuing 「{prompt}」 (same seed)",
     },
     "rlhf_sft_reading": {
-        "ja": "学習した手本の答えは {demo_before} → {demo_after}、学習していない手本は {held_before} → {held_after} になりました（{params} 個の重みを {seconds} 秒学習）。学習しないで手本をプロンプトに入れるだけ（文脈内学習）でも {icl} です。大きなモデルでは、文脈内学習が課題ごとの学習の代わりになります。",
-        "en": "The trained demonstrations went {demo_before} → {demo_after}, the held-out ones {held_before} → {held_after} ({params} weights trained for {seconds} s). With no training, only the demonstrations in the prompt (in-context learning), the held-out ones score {icl}: in large models, in-context learning can replace task-specific fine-tuning.",
+        "ja": "学習した手本の答えは {demo_before} → {demo_after}、学習に使っていない問いの答えは {held_before} → {held_after} になりました（{params} 個の重みを {seconds} 秒学習）。{icl_reading}",
+        "en": "The trained demonstrations went {demo_before} → {demo_after}, the answers to held-out prompts {held_before} → {held_after} ({params} weights trained for {seconds} s). {icl_reading}",
+    },
+    "rlhf_icl_better": {
+        "ja": "学習しないで手本をプロンプトに入れるだけ（文脈内学習）でも {icl} と、SFT の後より高くなりました。講義のとおり、文脈内学習は課題ごとの学習の代わりになります。",
+        "en": "With no training, only the demonstrations in the prompt (in-context learning), they score {icl}, higher than after SFT: as the lecture says, in-context learning can replace task-specific fine-tuning.",
+    },
+    "rlhf_icl_worse": {
+        "ja": "学習しないで手本をプロンプトに入れるだけ（文脈内学習）では {icl} で、SFT の後より低くなりました。この小さなモデルでは、まだ学習の方が効きます（大きなモデルほど文脈内学習がよく効きます）。",
+        "en": "With no training, only the demonstrations in the prompt (in-context learning), they score {icl}, lower than after SFT: in this small model training still helps more (in-context learning works better the larger the model).",
     },
     "rlhf_step2": {
         "ja": "② 人間の順位から報酬モデルを作る",
@@ -767,7 +779,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "The reward model's scores (the class's ranking {ranking})",
     },
     "rlhf_rm_reading": {
-        "ja": "報酬モデルは学習したペアの {train}、学習していない {n_held} 組のペアの {held} で良い方を高く採点しました（クラスのペアは {class_n} 組中 {class_ok} 組正解。学習 {seconds} 秒）。",
+        "ja": "報酬モデルは学習したペアの {train}、学習に使っていない {n_held} 組のペアの {held} で良い方を高く採点しました（クラスのペアは {class_n} 組中 {class_ok} 組を、クラスと同じ向きに採点。学習 {seconds} 秒）。",
         "en": "The reward model scores the better answer higher in {train} of the pairs it learned from and {held} of {n_held} pairs it never saw (the class's pairs: {class_ok} of {class_n}; fitted in {seconds} s).",
     },
     "rlhf_fresh_title": {
@@ -827,8 +839,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "after policy training",
     },
     "rlhf_eval_best_of_n": {
-        "ja": "学習なし・n 個から最良を選ぶ",
-        "en": "no training, best of n",
+        "ja": "学習なし・{n} 個から最良を選ぶ",
+        "en": "no training, best of {n}",
     },
     "rlhf_eval_reading": {
         "ja": "平均報酬は {before} → {after}（差 {gain}、標準誤差 {se}）。{verdict} SFT からのずれ（KL）は {kl} nats（β = {beta}）。学習なしで {n} 個作って報酬モデルが最良を選ぶだけでも {best}（ずれは最大 {bound} nats）。",

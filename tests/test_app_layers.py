@@ -9,14 +9,19 @@ from components.lens import run_lens
 from components.ui.data import get_model
 
 
-@pytest.fixture
-def app():
+def open_layers(**params):
+    """A new session on the layer-by-layer page of the tiny model."""
     st.cache_data.clear()
     at = new_app()
-    at.query_params.update({"page": "layers", "model": "tiny-random", "text": "雨が激しく降る"})
+    at.query_params.update({"page": "layers", "model": "tiny-random", **params})
     at.run()
     assert not at.exception
     return at
+
+
+@pytest.fixture
+def app():
+    return open_layers(text="雨が激しく降る")
 
 
 def test_the_lens_grid_shows_every_layer_and_position(app, tiny):
@@ -69,11 +74,7 @@ def test_knockouts_run_on_a_click_and_name_the_strongest_head(app, tiny):
 
 
 def test_the_page_in_projector_view():
-    st.cache_data.clear()
-    at = new_app()
-    at.query_params.update({"page": "layers", "model": "tiny-random", "projector": "1"})
-    at.run()
-    assert not at.exception
+    at = open_layers(projector="1")
     figs = charts(at)
     assert len(figs) == 1 and all(f["layout"]["font"]["size"] >= 20 for f in figs.values())
     at.segmented_control(key="layers_figure").set_value("track").run()
@@ -83,10 +84,6 @@ def test_the_page_in_projector_view():
 
 
 def test_the_page_in_english():
-    st.cache_data.clear()
-    at = new_app()
-    at.query_params.update({"page": "layers", "model": "tiny-random", "lang": "en"})
-    at.run()
-    assert not at.exception
+    at = open_layers(lang="en")
     assert at.title[0].value == "Layer by layer: where the prediction forms"
     assert tick_labels(charts(at)["lens_grid"]["layout"]["yaxis"])[0] == "input (embedding)"

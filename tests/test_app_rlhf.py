@@ -78,12 +78,20 @@ def test_the_policy_run_is_charted_and_linked(trained):
 
     run = load_result(key)
     assert run.reward.ranking == "B > A > C = D"
+    judged = [t.value for t in at.text if t.value.startswith(("✓", "✗")) and "B > A" in t.value]
+    assert len(judged) == 1, "each of the class's pairs, marked right or wrong for the reward model"
+    class_pairs = [p for p in run.reward.train_pairs if p.source == "class"]
+    assert judged[0].count("✓") == sum(p.correct for p in class_pairs)
+    assert judged[0].count(" > ") == len(class_pairs) == 5
 
 
 def test_a_link_opens_the_finished_run_in_another_session(trained):
     at, _, _ = trained
     other = open_page(rlhf_run=at.session_state["rlhf_run"])
     assert {"rlhf_sft", "rlhf_steps_0", "rlhf_eval"} <= set(charts(other)), "no training: the result is opened"
+    places = {letter: other.segmented_control(key=f"rank_{letter}").value for letter in "ABCD"}
+    assert places == {"A": 2, "B": 1, "C": 3, "D": 3}, "the run opens ranked as it was trained"
+    assert any(unescape_md(c.value).startswith("順位 B > A > C = D から 5 組") for c in other.caption)
     from components.rlhf_jobs import QUEUE
 
     assert not QUEUE.busy()

@@ -338,3 +338,104 @@ def test_markup_typed_by_a_student_stays_text_in_chromium(server, artifacts):
         assert all(piece in strip for piece in ("<", "*", "強調", "script", "$")), "the strip shows it as typed"
         assert no_exception(page)
         page.screenshot(path=str(artifacts / "markup-literal.png"), full_page=True)
+
+
+def _rlhf_run_in_url(page) -> str:
+    """The ``rlhf_run`` key the address bar carries ('' when none)."""
+    return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(page.url).query)).get("rlhf_run", "")
+
+
+def _wait_for_rlhf_run(page, other_than: str, timeout: int) -> str:
+    """Until the address bar names a finished run other than ``other_than``."""
+    page.wait_for_function(
+        "(old) => { const k = new URLSearchParams(location.search).get('rlhf_run') || '';"
+        " return /^[0-9a-f]{20}$/.test(k) && k !== old; }",
+        arg=other_than, timeout=timeout,
+    )
+    return _rlhf_run_in_url(page)
+
+
+def _wait_for_script(page, timeout: int = 120_000) -> None:
+    page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=timeout)
+
+
+def _screenshot_all(page, path) -> None:
+    """The whole page: Streamlit scrolls inside stMain, so ``full_page`` alone
+    shows only the viewport. Grow the viewport to the content, then restore it."""
+    size = page.viewport_size
+    height = page.evaluate("() => document.querySelector('[data-testid=stMain]').scrollHeight")
+    page.set_viewport_size({"width": size["width"], "height": max(size["height"], height)})
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size(size)
+
+
+RLHF_CHARTS = ("rlhf_steps_0", "rlhf_steps_1", "rlhf_eval")
+
+
+def _wait_for_rlhf_charts(page, timeout: int) -> None:
+    page.wait_for_function(
+        "(keys) => keys.every(k => document.querySelector(`.st-key-${k} .js-plotly-plot .main-svg`))",
+        arg=list(RLHF_CHARTS), timeout=timeout,
+    )
+
+
+def test_rlhf_page_by_clicks_in_chromium(server, artifacts):
+    """The whole RLHF lesson on the tiny model, by clicks: SFT, a ranking with
+    a tie, the reward model and the policy; then the finished run's link opens
+    its charts in another browser, without training again."""
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 1600})
+        page.goto(server + "/?page=rlhf&model=tiny-random")
+        sft = page.locator(".st-key-rlhf_run_sft button")
+        sft.wait_for(timeout=180_000)
+        _wait_for_script(page)
+        assert no_exception(page)
+        assert not _rlhf_run_in_url(page), "no run is named before the teacher asks"
+        sft.click()
+        # SFT trains in the job queue (or is done at once when cached); then the link names it
+        sft_key = _wait_for_rlhf_run(page, "", timeout=300_000)
+        page.locator(".st-key-rank_D").wait_for(timeout=60_000)
+        _wait_for_script(page)
+        page.locator(".st-key-rlhf_sft .js-plotly-plot").wait_for(timeout=60_000)  # the SFT chart
+
+        for letter, place in (("B", 1), ("A", 2), ("C", 3), ("D", 3)):  # B > A > C = D: a tie
+            control = page.locator(f".st-key-rank_{letter}")
+            control.get_by_role("radio", name=f"{place}位", exact=True).click()  # a segmented control's option
+            control.locator("[role=radio][aria-checked=true]").filter(has_text=f"{place}位").wait_for(timeout=60_000)
+            _wait_for_script(page)
+        caption = page.locator("[data-testid=stCaptionContainer]").filter(has_text="組のペア")
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('[data-testid=stCaptionContainer]')]"
+            ".some(e => e.innerText.startsWith('順位 B > A > C = D から'))",
+            timeout=60_000,
+        )
+        pairs = caption.inner_text()
+        assert pairs.startswith("順位 B > A > C = D から 5 組のペア"), pairs
+        for pair in ("B > A", "B > C", "B > D", "A > C", "A > D"):
+            assert pair in pairs.split("ペア", 1)[1], (pair, pairs)
+        assert "C > D" not in pairs and "D > C" not in pairs, "a tie makes no pair"
+        assert no_exception(page)
+        _screenshot_all(page, artifacts / "rlhf-ranked.png")
+
+        run_all = page.locator(".st-key-rlhf_run_all button")
+        assert run_all.is_enabled()
+        run_all.click()
+        run_key = _wait_for_rlhf_run(page, sft_key, timeout=600_000)
+        _wait_for_rlhf_charts(page, timeout=120_000)
+        _wait_for_script(page)
+        assert no_exception(page)
+        assert run_key in page.locator("[data-testid=stCaptionContainer]").filter(has_text="表示中の結果").inner_text()
+        assert "B > A > C = D" in page.get_by_text("報酬モデルの点数").inner_text()
+        _screenshot_all(page, artifacts / "rlhf-finished.png")
+        link = page.url
+
+        other = browser.new_context(viewport={"width": 1400, "height": 1600}).new_page()  # another student's browser
+        other.goto(link)
+        _wait_for_rlhf_charts(other, timeout=180_000)
+        _wait_for_script(other)
+        assert other.locator("[data-testid=stException]").count() == 0
+        assert _rlhf_run_in_url(other) == run_key
+        assert other.locator("[data-testid=stProgress]").count() == 0, "the link opens the run, it trains nothing"
+        assert run_key in other.locator("[data-testid=stCaptionContainer]").filter(has_text="表示中の結果").inner_text()
+        assert "B > A > C = D" in other.get_by_text("報酬モデルの点数").inner_text()
+        _screenshot_all(other, artifacts / "rlhf-link.png")

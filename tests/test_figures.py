@@ -151,3 +151,13 @@ def test_long_prefixes_are_shortened_from_the_left_in_titles():
     assert shorten_left("鳥が") == "鳥が"
     long = "The quick brown fox jumps over the lazy dog."
     assert shorten_left(long) == "…" + long[-16:] and len(shorten_left(long)) == 17
+
+
+def test_grouped_bars_write_each_value_beyond_its_error_bar():
+    fig = figures.grouped_bars_figure(["before", "after"], [("reward", [-2.0, 1.5])], errors=[[0.5, 0.25]])
+    bars, labels = fig.data
+    assert bars.type == "bar" and bars.text is None and list(bars.error_y.array) == [0.5, 0.25]
+    assert labels.mode == "text" and list(labels.text) == ["-2.00", "1.50"]
+    assert list(labels.y) == [-2.5, 1.75] and list(labels.textposition) == ["bottom center", "top center"]
+    plain = figures.grouped_bars_figure(["a"], [("x", [0.25]), ("y", [0.5])])
+    assert [list(t.text) for t in plain.data] == [["0.25"], ["0.50"]], "without error bars, on the bars"

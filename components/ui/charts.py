@@ -271,10 +271,10 @@ def rlhf_sft_figure(sft):
     )
 
 
-def rlhf_evaluation_figure(policy):
+def rlhf_evaluation_figure(policy, best_of: int):
     runs = (policy.reference, policy.policy, policy.best_of_n)
     return figures.grouped_bars_figure(
-        [tr(f"rlhf_eval_{e.name.replace('-', '_')}") for e in runs], [(tr("rlhf_reward"), [e.mean for e in runs])],
+        [tr(f"rlhf_eval_{e.name.replace('-', '_')}", n=best_of) for e in runs], [(tr("rlhf_reward"), [e.mean for e in runs])],
         errors=[[e.se for e in runs]], title=tr("rlhf_eval_title", n=len(policy.policy.samples)),
         value_name=tr("rlhf_reward"), font_size=shell.font_size(),
     )

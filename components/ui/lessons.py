@@ -183,7 +183,7 @@ def lesson_figures(lesson: Lesson, loaded) -> list:
         return layer_figures(lesson, loaded)
     if lesson.page == "rlhf":
         run = prepared_run(lesson.rlhf_task, loaded.model_id)
-        return [] if run is None else [charts.rlhf_reward_figure(run.policy.steps), charts.rlhf_evaluation_figure(run.policy)]
+        return [] if run is None else [charts.rlhf_reward_figure(run.policy.steps), charts.rlhf_evaluation_figure(run.policy, run.settings.best_of)]
     out = []
     mask_views = needs_mask_views(lesson.page, lesson.figure) and loaded.capture_ok
     for text in lesson.sentences:

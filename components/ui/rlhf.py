@@ -21,6 +21,7 @@ from components.rlhf import (
     class_pairs,
     format_ranking,
     load_task,
+    parse_ranking,
     parse_demos,
     ranking_pairs,
     task_ids,
@@ -53,6 +54,17 @@ def settings(model_id: str) -> RlhfSettings:
     bundled Gemma or the untrained tiny model; another model trains Gemma)."""
     model = model_id if model_id in (BUNDLED_ID, TINY_ID) else BUNDLED_ID
     return RlhfSettings(model_id=model, beta=float(st.session_state.get("rlhf_beta", RlhfSettings.beta)))
+
+
+def show_ranking(run: RlhfRun) -> None:
+    """Set the A-D controls to the ranking a finished run was trained with,
+    once per run, so that a link opens the run as it was ranked."""
+    if st.session_state.get("_rlhf_ranks_for") == run.key:
+        return
+    for place, group in enumerate(parse_ranking(run.reward.ranking), start=1):
+        for letter in group:
+            st.session_state[f"rank_{letter}"] = min(place, PLACES[-1])
+    st.session_state["_rlhf_ranks_for"] = run.key
 
 
 def ranking_groups() -> tuple[tuple[str, ...], ...]:
@@ -105,9 +117,11 @@ def submit(**kwargs) -> None:
 # ---------------------------------------------------------------- figures
 
 
-def texts(samples, reward: bool = True) -> None:
-    for s in samples:
-        line = f"「{s.prompt}」{s.text}" + ("" if s.ended else " …")
+def texts(samples, reward: bool = True, labels=None) -> None:
+    """Samples as the class reads them: 「prompt」continuation (… if cut
+    short), with the label (A-D) before it and the reward after it."""
+    for i, s in enumerate(samples):
+        line = (f"{labels[i]}: " if labels else "") + f"「{s.prompt}」{s.text}" + ("" if s.ended else " …")
         if reward and s.reward is not None:
             line += f"（{tr('rlhf_reward')} {s.reward:+.2f}）"
         st.text(line)
@@ -135,7 +149,9 @@ def render_step1(task, result, run_settings: RlhfSettings) -> None:
         texts([sft.sample_after], reward=False)
     shell.say(tr("rlhf_sft_reading", demo_before=f"{sft.demo_logprob_before:.2f}", demo_after=f"{sft.demo_logprob_after:.2f}",
                  held_before=f"{sft.heldout_logprob_before:.2f}", held_after=f"{sft.heldout_logprob_after:.2f}",
-                 icl=f"{sft.icl_heldout_logprob:.2f}", params=f"{sft.trainable_params:,}", seconds=f"{sft.seconds:.0f}"))
+                 params=f"{sft.trainable_params:,}", seconds=f"{sft.seconds:.0f}",
+                 icl_reading=tr("rlhf_icl_better" if sft.icl_heldout_logprob > sft.heldout_logprob_after else "rlhf_icl_worse",
+                                icl=f"{sft.icl_heldout_logprob:.2f}")))
 
 
 def render_step2(task, result, run_settings: RlhfSettings) -> None:
@@ -147,7 +163,7 @@ def render_step2(task, result, run_settings: RlhfSettings) -> None:
     candidates = result.sft.candidates
     st.markdown("**" + tr("rlhf_rank_title", prompt=task.rank_prompt) + "**")
     for letter, sample in zip(LETTERS, candidates):
-        c1, c2 = st.columns([1, 4], vertical_alignment="center")
+        c1, c2 = st.columns([2, 3], vertical_alignment="center")  # room for all four places, even at 1024 px
         st.session_state.setdefault(f"rank_{letter}", PLACES[-1])  # unranked answers share the last place
         c1.segmented_control(tr("rlhf_place", letter=letter), PLACES, key=f"rank_{letter}",
                              format_func=lambda p: tr("rlhf_place_n", n=p))
@@ -167,11 +183,15 @@ def render_step2(task, result, run_settings: RlhfSettings) -> None:
 def render_reward(run: RlhfRun) -> None:
     reward = run.reward
     st.markdown("**" + tr("rlhf_rm_title", ranking=reward.ranking) + "**")
-    texts([dataclasses.replace(s, prompt=f"{letter}: {s.prompt}") for letter, s in zip(LETTERS, reward.candidates)])
+    texts(reward.candidates, labels=LETTERS)
     right = [p for p in reward.train_pairs if p.source == "class"]
     shell.say(tr("rlhf_rm_reading", train=f"{reward.train_accuracy:.0%}", held=f"{reward.heldout_accuracy:.0%}",
                  n_held=len(reward.heldout_pairs), class_ok=sum(p.correct for p in right), class_n=len(right),
                  seconds=f"{reward.fit_seconds:.2f}"))
+    letters = {sample.text: letter for letter, sample in zip(LETTERS, reward.candidates)}
+    if right:  # which of the class's pairs the reward model orders as the class did
+        st.text("  ".join(f"{'✓' if p.correct else '✗'} {letters.get(p.chosen, '?')} > {letters.get(p.rejected, '?')}"
+                          f"（{p.reward_chosen:+.2f} / {p.reward_rejected:+.2f}）" for p in right))
     st.markdown("**" + tr("rlhf_fresh_title") + "**")
     texts(reward.fresh)
 
@@ -186,7 +206,7 @@ def render_step3(result) -> None:
     shell.say(tr("rlhf_algorithm", algorithm=policy.algorithm) + " " + tr("rlhf_vs_ppo"))
     charts.render_figures([charts.rlhf_reward_figure(policy.steps), charts.rlhf_kl_figure(policy.steps)], "rlhf_steps",
                           names=[tr("rlhf_reward_title"), tr("rlhf_kl_title")])
-    charts.show(charts.rlhf_evaluation_figure(policy), "rlhf_eval")
+    charts.show(charts.rlhf_evaluation_figure(policy, result.settings.best_of), "rlhf_eval")
     significant = policy.gain > 2 * policy.gain_se
     shell.explain(tr("rlhf_eval_reading", before=f"{policy.reference.mean:.2f}", after=f"{policy.policy.mean:.2f}",
                      gain=f"{policy.gain:+.2f}", se=f"{policy.gain_se:.2f}", kl=f"{policy.policy.kl:.2f}",
@@ -206,7 +226,7 @@ def render() -> None:
     loaded = shell.page_start("rlhf_title", "rlhf_intro", sentence_box=False)
     if loaded is None:
         return
-    st.warning(tr("rlhf_toy"))
+    st.warning(tr("rlhf_toy" if loaded.model_id != TINY_ID else "rlhf_toy_tiny"))
     names = {tid: load_task(tid).title(shell.lang()) for tid in task_ids()}
     st.selectbox(tr("rlhf_task"), list(names), key="rlhf_task", format_func=names.get)
     task = current_task()
@@ -222,7 +242,10 @@ def render() -> None:
         model = run_settings.model_id
         result = latest_result(task.id, "run", model) or latest_result(task.id, "sft", model)
     if result is not None:
-        st.caption(shell.md_escape(tr("rlhf_showing", created=result.created, run=result.key)))
+        created = result.created.replace("T", " ").removesuffix("Z")[:16] + " UTC"
+        st.caption(shell.md_escape(tr("rlhf_showing", created=created, run=result.key)))
+    if isinstance(result, RlhfRun):
+        show_ranking(result)
     render_step1(task, result, run_settings)
     render_step2(task, result, run_settings)
     render_step3(result)

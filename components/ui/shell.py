@@ -79,6 +79,7 @@ SESSION_NOTES = {
     "_rlhf_job": "the RLHF training job this session started and follows (the queue is the process's)",
     "_rlhf_demos_for": "the RLHF task whose demonstrations fill the box, so the teacher's edits are kept",
     "_rlhf_error": "why the last RLHF job could not be submitted, shown once",
+    "_rlhf_ranks_for": "the finished RLHF run whose ranking the A-D controls show (a link opens it ranked)",
     "_open_head": "a head was just clicked in the overview: open it in a dialog on this run",
     "_induction_for": "the model whose induction heads were asked for (the search runs on a click)",
 }
