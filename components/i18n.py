@@ -654,6 +654,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "ja": "ChatGPT ＝ 文脈内学習 ＋ RLHF。① 手本で学習（SFT）、② 人間の順位から「報酬モデル」を作る、③ 報酬が高くなるように方策（モデル）を学習する、の3段階を、同梱のモデルで実際に行います。",
         "en": "ChatGPT = in-context learning + RLHF. Run the three steps on the bundled model: ① fine-tune on demonstrations (SFT), ② fit a reward model to human rankings, ③ optimise the policy (the model) against that reward.",
     },
+    "rlhf_step_pick": {"ja": "段階", "en": "Step"},
+    "rlhf_step1_short": {"ja": "① 手本で学習", "en": "① SFT"},
+    "rlhf_step2_short": {"ja": "② 順位と報酬モデル", "en": "② Reward model"},
+    "rlhf_step3_short": {"ja": "③ 方策の学習", "en": "③ Policy"},
     "rlhf_toy_tiny": {
         "ja": "いまのモデルは学習していない小型ランダムモデルです。3 段階の仕組みを試せますが、文は意味をなさず、学習してもほとんど変わりません。本当の結果は同梱の Gemma 3 270M で見てください。",
         "en": "The current model is the untrained tiny random model: the three steps run, but its texts mean nothing and training barely changes them. See the real results on the bundled Gemma 3 270M.",

@@ -131,12 +131,14 @@ FIELDS: dict[str, Callable[[str], Any]] = {
     "ko_versus": _word,
     "rlhf_task": _lesson,  # an RLHF task id (same shape as a lesson id)
     "rlhf_run": _run_key,  # a finished RLHF run: a link opens it
+    "rlhf_step": _int(1, 3),  # projector view: which of the RLHF page's three steps
 }
 
 #: parameters that only mean something on one page
 PAGE_ONLY = {
     "lesson": "lessons", "icl_task": "icl", "mask_figure": "mask", "figure": "explorer", "layers_figure": "layers",
     "track": "layers", "ko_target": "layers", "ko_versus": "layers", "rlhf_task": "rlhf", "rlhf_run": "rlhf",
+    "rlhf_step": "rlhf",
     "seed": "generate", "gen_top_k": "generate", "top_p": "generate", "greedy": "generate", "gen_steps": "generate",
 }
 

@@ -114,3 +114,19 @@ def test_the_rlhf_lesson_reads_the_finished_run(trained):
     assert len(claims) == len(lesson.claims)
     assert any(f"{run.policy.reference.mean:.2f} → 学習後 {run.policy.policy.mean:.2f}" in c for c in claims), claims
     assert any(t.value.startswith("方策の学習後: 「") for t in other.text), "texts after training, for the class to read"
+
+
+def test_projector_view_shows_one_step_with_its_figure_first(trained):
+    at, _, _ = trained
+    key = at.session_state["rlhf_run"]
+    other = open_page(rlhf_run=key, projector="1")
+    assert other.segmented_control(key="rlhf_step").value == 3, "no step in the link: the furthest one with a result"
+    figs = charts(other)
+    assert set(figs) == {"rlhf_steps_0", "rlhf_eval"}, "step 3 only, its step figures one at a time"
+    assert all(f["layout"]["font"]["size"] >= 20 for f in figs.values())
+    assert not other.text_area, "the other steps' controls are not on the projector"
+    other.segmented_control(key="rlhf_step").set_value(2).run()
+    assert other.query_params["rlhf_step"] == "2", "a link opens the same step"
+    assert other.segmented_control(key="rank_B").value == 1 and not charts(other)
+    other.segmented_control(key="rlhf_step").set_value(1).run()
+    assert set(charts(other)) == {"rlhf_sft"}

@@ -13,7 +13,7 @@ EVERY_FIELD = {
     "projector": True, "icl_task": "antonyms", "hide_sink": True, "figure": "next", "mask_figure": "shift",
     "seed": 42, "gen_top_k": 20, "top_p": 0.9, "greedy": False, "gen_steps": 5,
     "layers_figure": "knockout", "track": "␣drink, 飲", "ko_target": "鳴", "ko_versus": "泣",
-    "rlhf_task": "film-review", "rlhf_run": "0123456789abcdef0123",
+    "rlhf_task": "film-review", "rlhf_run": "0123456789abcdef0123", "rlhf_step": 2,
 }
 
 
@@ -36,7 +36,7 @@ def test_every_field_round_trips():
         "projector": "1", "icl_task": "antonyms", "hide_sink": "1", "figure": "next", "mask_figure": "shift",
         "seed": "42", "gen_top_k": "20", "top_p": "0.9", "greedy": "0", "gen_steps": "5",
         "layers_figure": "knockout", "track": "␣drink, 飲", "ko_target": "鳴", "ko_versus": "泣",
-        "rlhf_task": "film-review", "rlhf_run": "0123456789abcdef0123",
+        "rlhf_task": "film-review", "rlhf_run": "0123456789abcdef0123", "rlhf_step": "2",
     }
     assert links.params_to_state(params) == EVERY_FIELD
 
@@ -67,7 +67,7 @@ def test_defaults_are_valid_links():
     state = {k: v for k, v in DEFAULTS.items() if k in links.FIELDS}
     params = links.state_to_params(state)
     unset = set(state) - set(params)
-    assert unset == {"rlhf_run"}  # "" = no finished RLHF run yet: a link leaves it out
+    assert unset == {"rlhf_run", "rlhf_step"}  # no finished run yet, no step chosen: a link leaves them out
     assert links.params_to_state(params) == {k: v for k, v in state.items() if k not in unset}
 
 

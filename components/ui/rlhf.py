@@ -130,15 +130,40 @@ def texts(samples, reward: bool = True, labels=None) -> None:
 # ----------------------------------------------------------------- steps
 
 
+def _step_header(n: int) -> None:
+    """A step's heading: large on a laptop, one compact line in projector view."""
+    if shell.projector():
+        st.markdown("#### " + shell.md_escape(tr(f"rlhf_step{n}")))
+    else:
+        st.header(tr(f"rlhf_step{n}"), anchor=False)
+
+
+def _picture_then(picture: str, main) -> None:
+    """The step's picture in words, then its figures and controls; in
+    projector view the figures come first, so they are on the first screen."""
+    if shell.projector():
+        main()
+        shell.say(picture)
+    else:
+        shell.say(picture)
+        main()
+
+
 def render_step1(task, result, run_settings: RlhfSettings) -> None:
-    st.header(tr("rlhf_step1"), anchor=False)
-    shell.say(tr("rlhf_step1_picture"))
-    st.text_area(tr("rlhf_demos"), key="rlhf_demos", height=160, help=tr("rlhf_demos_help"), max_chars=4000)
-    st.button(tr("rlhf_run_sft"), key="rlhf_run_sft", type="primary", on_click=submit,
-              kwargs={"task": task, "settings": run_settings, "kind": "sft"})
-    if result is None:
-        return
-    sft = result.sft
+    _step_header(1)
+
+    def main() -> None:
+        if result is not None:
+            render_sft(result.sft)
+        box = st.expander(tr("rlhf_demos")) if shell.projector() and result is not None else st.container()
+        box.text_area(tr("rlhf_demos"), key="rlhf_demos", height=160, help=tr("rlhf_demos_help"), max_chars=4000)
+        box.button(tr("rlhf_run_sft"), key="rlhf_run_sft", type="primary", on_click=submit,
+                   kwargs={"task": task, "settings": run_settings, "kind": "sft"})
+
+    _picture_then(tr("rlhf_step1_picture"), main)
+
+
+def render_sft(sft) -> None:
     c1, c2 = st.columns(2)
     charts.show(charts.rlhf_sft_figure(sft), "rlhf_sft", container=c1)
     with c2:
@@ -155,29 +180,33 @@ def render_step1(task, result, run_settings: RlhfSettings) -> None:
 
 
 def render_step2(task, result, run_settings: RlhfSettings) -> None:
-    st.header(tr("rlhf_step2"), anchor=False)
-    shell.say(tr("rlhf_step2_picture"))
+    _step_header(2)
     if result is None:
+        shell.say(tr("rlhf_step2_picture"))
         shell.say(tr("rlhf_need_sft"))
         return
-    candidates = result.sft.candidates
-    st.markdown("**" + tr("rlhf_rank_title", prompt=task.rank_prompt) + "**")
-    for letter, sample in zip(LETTERS, candidates):
-        c1, c2 = st.columns([2, 3], vertical_alignment="center")  # room for all four places, even at 1024 px
-        st.session_state.setdefault(f"rank_{letter}", PLACES[-1])  # unranked answers share the last place
-        c1.segmented_control(tr("rlhf_place", letter=letter), PLACES, key=f"rank_{letter}",
-                             format_func=lambda p: tr("rlhf_place_n", n=p))
-        c2.text(f"{letter}: 「{sample.prompt}」{sample.text}")
-    groups = ranking_groups()
-    pairs = ranking_pairs(groups)
-    shell.say(tr("rlhf_pairs", ranking=format_ranking(groups), n=len(pairs),
-                 pairs="、".join(f"{b} > {w}" for b, w in pairs) or "—"))
-    st.slider(tr("rlhf_beta"), 0.0, 2.0, step=0.05, key="rlhf_beta", help=tr("rlhf_beta_help"))
-    st.button(tr("rlhf_run_all"), key="rlhf_run_all", type="primary", on_click=submit, disabled=not pairs,
-              kwargs={"task": task, "settings": run_settings, "kind": "run", "ranking": format_ranking(groups),
-                      "candidates": tuple(s.text for s in candidates)})
-    if isinstance(result, RlhfRun):
-        render_reward(result)
+
+    def main() -> None:
+        candidates = result.sft.candidates
+        st.markdown("**" + tr("rlhf_rank_title", prompt=task.rank_prompt) + "**")
+        for letter, sample in zip(LETTERS, candidates):
+            c1, c2 = st.columns([2, 3], vertical_alignment="center")  # room for all four places, even at 1024 px
+            st.session_state.setdefault(f"rank_{letter}", PLACES[-1])  # unranked answers share the last place
+            c1.segmented_control(tr("rlhf_place", letter=letter), PLACES, key=f"rank_{letter}",
+                                 format_func=lambda p: tr("rlhf_place_n", n=p))
+            c2.text(f"{letter}: 「{sample.prompt}」{sample.text}")
+        groups = ranking_groups()
+        pairs = ranking_pairs(groups)
+        shell.say(tr("rlhf_pairs", ranking=format_ranking(groups), n=len(pairs),
+                     pairs="、".join(f"{b} > {w}" for b, w in pairs) or "—"))
+        st.slider(tr("rlhf_beta"), 0.0, 2.0, step=0.05, key="rlhf_beta", help=tr("rlhf_beta_help"))
+        st.button(tr("rlhf_run_all"), key="rlhf_run_all", type="primary", on_click=submit, disabled=not pairs,
+                  kwargs={"task": task, "settings": run_settings, "kind": "run", "ranking": format_ranking(groups),
+                          "candidates": tuple(s.text for s in candidates)})
+        if isinstance(result, RlhfRun):
+            render_reward(result)
+
+    _picture_then(tr("rlhf_step2_picture"), main)
 
 
 def render_reward(run: RlhfRun) -> None:
@@ -197,40 +226,55 @@ def render_reward(run: RlhfRun) -> None:
 
 
 def render_step3(result) -> None:
-    st.header(tr("rlhf_step3"), anchor=False)
-    shell.say(tr("rlhf_step3_picture"))
+    _step_header(3)
     if not isinstance(result, RlhfRun):
+        shell.say(tr("rlhf_step3_picture"))
         shell.say(tr("rlhf_need_run"))
         return
     policy = result.policy
-    shell.say(tr("rlhf_algorithm", algorithm=policy.algorithm) + " " + tr("rlhf_vs_ppo"))
-    charts.render_figures([charts.rlhf_reward_figure(policy.steps), charts.rlhf_kl_figure(policy.steps)], "rlhf_steps",
-                          names=[tr("rlhf_reward_title"), tr("rlhf_kl_title")])
-    charts.show(charts.rlhf_evaluation_figure(policy, result.settings.best_of), "rlhf_eval")
-    significant = policy.gain > 2 * policy.gain_se
-    shell.explain(tr("rlhf_eval_reading", before=f"{policy.reference.mean:.2f}", after=f"{policy.policy.mean:.2f}",
-                     gain=f"{policy.gain:+.2f}", se=f"{policy.gain_se:.2f}", kl=f"{policy.policy.kl:.2f}",
-                     best=f"{policy.best_of_n.mean:.2f}", n=result.settings.best_of, bound=f"{policy.best_of_n_kl_bound:.2f}",
-                     verdict=tr("rlhf_significant" if significant else "rlhf_not_significant"), beta=f"{policy.beta:g}"))
-    steps = policy.steps
-    if steps:
-        st.markdown("**" + tr("rlhf_examples_title") + "**")
-        for label, step in zip((tr("rlhf_start"), tr("rlhf_middle"), tr("rlhf_end")),
-                               (steps[0], steps[len(steps) // 2], steps[-1])):
-            st.caption(f"{label}（{tr('rlhf_step')} {step.step}）")
-            texts(step.examples[:3])
+
+    def main() -> None:
+        charts.render_figures([charts.rlhf_reward_figure(policy.steps), charts.rlhf_kl_figure(policy.steps)],
+                              "rlhf_steps", names=[tr("rlhf_reward_title"), tr("rlhf_kl_title")])
+        charts.show(charts.rlhf_evaluation_figure(policy, result.settings.best_of), "rlhf_eval")
+        significant = policy.gain > 2 * policy.gain_se
+        shell.explain(tr("rlhf_eval_reading", before=f"{policy.reference.mean:.2f}", after=f"{policy.policy.mean:.2f}",
+                         gain=f"{policy.gain:+.2f}", se=f"{policy.gain_se:.2f}", kl=f"{policy.policy.kl:.2f}",
+                         best=f"{policy.best_of_n.mean:.2f}", n=result.settings.best_of,
+                         bound=f"{policy.best_of_n_kl_bound:.2f}", beta=f"{policy.beta:g}",
+                         verdict=tr("rlhf_significant" if significant else "rlhf_not_significant")))
+        steps = policy.steps
+        if steps:
+            st.markdown("**" + tr("rlhf_examples_title") + "**")
+            for label, step in zip((tr("rlhf_start"), tr("rlhf_middle"), tr("rlhf_end")),
+                                   (steps[0], steps[len(steps) // 2], steps[-1])):
+                st.caption(f"{label}（{tr('rlhf_step')} {step.step}）")
+                texts(step.examples[:3])
+
+    _picture_then(tr("rlhf_step3_picture") + " " + tr("rlhf_algorithm", algorithm=policy.algorithm) + " "
+                  + tr("rlhf_vs_ppo"), main)
     shell.say(tr("rlhf_hacking"))
+
+
+def default_step(result) -> int:
+    """The step a projector opens on: the furthest one there is something to show for."""
+    return 3 if isinstance(result, RlhfRun) else 2 if result is not None else 1
 
 
 def render() -> None:
     loaded = shell.page_start("rlhf_title", "rlhf_intro", sentence_box=False)
     if loaded is None:
         return
-    st.warning(tr("rlhf_toy" if loaded.model_id != TINY_ID else "rlhf_toy_tiny"))
+    projector = shell.projector()
+    toy = tr("rlhf_toy" if loaded.model_id != TINY_ID else "rlhf_toy_tiny")
+    if not projector:
+        st.warning(toy)
     names = {tid: load_task(tid).title(shell.lang()) for tid in task_ids()}
-    st.selectbox(tr("rlhf_task"), list(names), key="rlhf_task", format_func=names.get)
+    picker, step_picker = st.columns([2, 3], vertical_alignment="bottom") if projector else (st.container(), None)
+    picker.selectbox(tr("rlhf_task"), list(names), key="rlhf_task", format_func=names.get)
     task = current_task()
-    shell.say(task.note(shell.lang()))
+    if not projector:
+        shell.say(task.note(shell.lang()))
     error = st.session_state.pop("_rlhf_error", None)
     if error:
         st.warning(shell.md_escape(error))
@@ -241,14 +285,30 @@ def render() -> None:
     if result is None or result.task.id != task.id:  # else the run the teacher prepared for this task
         model = run_settings.model_id
         result = latest_result(task.id, "run", model) or latest_result(task.id, "sft", model)
+    if isinstance(result, RlhfRun):
+        show_ranking(result)
+    if projector:  # one step at a time, its figure on the first screen
+        if st.session_state.get("rlhf_step") is None:  # shown selected, so the class sees where it is
+            st.session_state["rlhf_step"] = default_step(result)
+        step = step_picker.segmented_control(tr("rlhf_step_pick"), (1, 2, 3), key="rlhf_step",
+                                             format_func=lambda n: tr(f"rlhf_step{n}_short"))
+        step = step or default_step(result)
+        if step == 1:
+            render_step1(task, result, run_settings)
+        elif step == 2:
+            render_step2(task, result, run_settings)
+        else:
+            render_step3(result)
+    else:
+        render_step1(task, result, run_settings)
+        render_step2(task, result, run_settings)
+        render_step3(result)
     if result is not None:
         created = result.created.replace("T", " ").removesuffix("Z")[:16] + " UTC"
         st.caption(shell.md_escape(tr("rlhf_showing", created=created, run=result.key)))
-    if isinstance(result, RlhfRun):
-        show_ranking(result)
-    render_step1(task, result, run_settings)
-    render_step2(task, result, run_settings)
-    render_step3(result)
+    if projector:
+        shell.say(task.note(shell.lang()))
+        st.warning(toy)
     shell.sync_url()
     shell.render_licence(loaded)
 

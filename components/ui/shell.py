@@ -46,6 +46,7 @@ DEFAULTS = {
     "ko_versus": "",
     "rlhf_beta": 1.0,
     "rlhf_run": "",
+    "rlhf_step": None,  # projector view: the step shown; None = the furthest one with a result
     "gen_top_k": 0,
     "top_p": 1.0,
     "seed": 0,
