@@ -43,7 +43,9 @@ def _text_width(text: str) -> float:
 def style(fig: go.Figure, font_size: int, height: int, title: str = "") -> go.Figure:
     """The house style: fonts that read Japanese, a left-aligned escaped title, white paper."""
     fig.update_layout(
-        title={"text": safe(title), "x": 0, "xanchor": "left", "font": {"size": font_size + 2}},
+        # anchored to the top of the figure, the title pushes the plot (and axis labels on top) down
+        title={"text": safe(title), "x": 0, "xanchor": "left", "font": {"size": font_size + 2},
+               "yref": "container", "y": 1, "yanchor": "top", "pad": {"t": 8}, "automargin": True},
         font={"family": FONT_FAMILY, "size": font_size},
         height=height,
         margin={"l": 10, "r": 10, "t": 50 if title else 20, "b": 10},
@@ -253,9 +255,12 @@ def side_by_side(figs: Sequence[go.Figure]) -> list[go.Figure]:
                               selector={"type": "heatmap"})
         axis = fig.layout.xaxis
         if fig.data and fig.data[0].type == "heatmap" and not axis.tickangle and axis.ticktext:
-            # narrow cells: slanted labels do not run together, and need that much more room on top
             size = axis.tickfont.size or 13
             longest = max(_text_width(html.unescape(t)) for t in axis.ticktext) * size
+            cell = (_PAGE_PX / len(figs) - 170) / len(axis.ticktext)
+            if longest + size / 2 <= cell:  # the labels fit their cells: upright, and the matrices keep one size
+                continue
+            # narrow cells: slanted labels do not run together, and need that much more room on top
             fig.update_xaxes(tickangle=-45)
             fig.update_layout(margin={"t": int((fig.layout.margin.t or 0) + max(0.0, 0.71 * (longest + size) - size - 4))})
     return list(figs)

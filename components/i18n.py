@@ -585,9 +585,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "ja": "層 %{customdata[0]}・ヘッド %{customdata[1]}（クリックで探索ページに開く）",
         "en": "Layer %{customdata[0]}, head %{customdata[1]} (click to open it in the explorer)",
     },
+    "ko_block_attention": {"ja": "層 {layer} の注意全体", "en": "layer {layer}'s whole attention"},
+    "ko_block_mlp": {"ja": "層 {layer} の MLP 全体", "en": "layer {layer}'s whole MLP"},
     "ko_reading": {
-        "ja": "消さないときの {metric} は {baseline}。赤いセルは、そのヘッドを消すとこの値が下がる（＝そのヘッドが後押ししていた）ことを示します。いちばん下がるのは層 {layer}・ヘッド {head}（{delta}）。ヘッドをクリックすると探索ページでその注意を見られます。",
-        "en": "Intact, {metric} is {baseline}. A red cell means switching that head off lowers it: the head was pushing for it. The largest drop is layer {layer}, head {head} ({delta}). Click a head to see its attention on the explorer.",
+        "ja": "消さないときの {metric} は {baseline}。赤いセルは、そのヘッドを消すとこの値が下がる（＝そのヘッドが後押ししていた）ことを示します。ヘッドを1つだけ消したときにいちばん下がるのは層 {layer}・ヘッド {head}（{delta}）。右の2列は層の注意全体・MLP 全体を消したときで、いちばん下がるのは{block}（{block_delta}）です。ヘッドをクリックすると探索ページでその注意を見られます。",
+        "en": "Intact, {metric} is {baseline}. A red cell means switching that head off lowers it: the head was pushing for it. Switching off one head at a time, the largest drop is layer {layer}, head {head} ({delta}). The two columns on the right switch off a layer's whole attention or whole MLP; the largest drop there is {block} ({block_delta}). Click a head to see its attention on the explorer.",
     },
     "ko_first_token": {
         "ja": "「{word}」は複数のトークンに分かれるので、最初のトークン「{token}」で数えています。",
@@ -767,8 +769,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "Ranking {ranking} gives {n} pairs: {pairs} (a tie makes no pair)",
     },
     "rlhf_beta": {
-        "ja": "KL の強さ β",
-        "en": "KL coefficient β",
+        "ja": "③ で使うブレーキの強さ β（KL の重み）",
+        "en": "β, the brake used in ③ (KL weight)",
     },
     "rlhf_beta_help": {
         "ja": "β が大きいほど、学習後のモデルが SFT のモデルから離れすぎないように抑えます。0 に近いと報酬だけを追い、文が崩れることがあります（報酬ハッキング）。",
@@ -791,8 +793,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "Scores of new answers the reward model never saw",
     },
     "rlhf_step3": {
-        "ja": "③ 報酬が高くなるように方策を学習する",
-        "en": "③ Optimise the policy against the reward",
+        "ja": "③ 報酬が高くなるように方策（文を書くモデル）を学習する",
+        "en": "③ Optimise the policy (the model that writes) against the reward",
     },
     "rlhf_step3_picture": {
         "ja": "答えを作る → 報酬モデルが採点する → 点の高い答えが出やすくなるように更新する、をくり返します。SFT のモデルから離れすぎないように、KL（ずれの大きさ）に罰を与えます。",
@@ -815,8 +817,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "Mean reward per step (band: standard deviation)",
     },
     "rlhf_kl_title": {
-        "ja": "SFT のモデルからのずれ（KL）",
-        "en": "Drift from the SFT model (KL)",
+        "ja": "学習中の、SFT のモデルからのずれ（KL）",
+        "en": "Drift from the SFT model during training (KL)",
     },
     "rlhf_step": {
         "ja": "ステップ",
@@ -827,8 +829,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "reward",
     },
     "rlhf_kl": {
-        "ja": "KL（nats）",
-        "en": "KL (nats)",
+        "ja": "KL（nats：確率の比の対数の単位）",
+        "en": "KL (nats, the natural-log unit)",
     },
     "rlhf_eval_title": {
         "ja": "新しい答え {n} 個の平均報酬（縦線は標準誤差）",
@@ -847,16 +849,16 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "no training, best of {n}",
     },
     "rlhf_eval_reading": {
-        "ja": "平均報酬は {before} → {after}（差 {gain}、標準誤差 {se}）。{verdict} SFT からのずれ（KL）は {kl} nats（β = {beta}）。学習なしで {n} 個作って報酬モデルが最良を選ぶだけでも {best}（ずれは最大 {bound} nats）。",
-        "en": "The mean reward went {before} → {after} (gain {gain}, standard error {se}). {verdict} The drift from SFT (KL) is {kl} nats (β = {beta}). With no training, writing {n} answers and letting the reward model pick the best gives {best} (a drift of at most {bound} nats).",
+        "ja": "平均報酬は {before} → {after}（差 {gain}。標準誤差＝平均のぶれの目安は {se}）。{verdict} SFT のモデルからのずれ（KL）は、新しい答えで {kl} nats（β = {beta}）。学習なしで {n} 個作って報酬モデルが最良を選ぶだけでも {best}（ずれは最大 {bound} nats）。",
+        "en": "The mean reward went {before} → {after} (gain {gain}; the standard error, how much a mean wobbles, is {se}). {verdict} The drift from the SFT model (KL) on the fresh answers is {kl} nats (β = {beta}). With no training, writing {n} answers and letting the reward model pick the best gives {best} (a drift of at most {bound} nats).",
     },
     "rlhf_significant": {
-        "ja": "差は標準誤差の 2 倍より大きく、偶然とは言いにくい変化です。",
-        "en": "The gain is more than twice its standard error: unlikely to be chance.",
+        "ja": "差は標準誤差の {ratio} 倍で、2 倍より大きいので、偶然とは言いにくい変化です。",
+        "en": "The gain is {ratio} times its standard error, more than twice: unlikely to be chance.",
     },
     "rlhf_not_significant": {
-        "ja": "差は標準誤差の 2 倍より小さく、偶然の範囲かもしれません。",
-        "en": "The gain is less than twice its standard error: it may be chance.",
+        "ja": "差は標準誤差の {ratio} 倍で、2 倍より小さいので、偶然の範囲かもしれません。",
+        "en": "The gain is {ratio} times its standard error, less than twice: it may be chance.",
     },
     "rlhf_examples_title": {
         "ja": "学習中の答えの例",

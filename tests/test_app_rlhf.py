@@ -40,7 +40,7 @@ def trained(cache):
     """One session that runs the whole lesson by clicks."""
     at = open_page()
     assert [h.value for h in at.header] == ["① 手本で学習する（SFT）", "② 人間の順位から報酬モデルを作る",
-                                            "③ 報酬が高くなるように方策を学習する"]
+                                            "③ 報酬が高くなるように方策（文を書くモデル）を学習する"]
     assert not charts(at), "nothing is trained before the teacher asks"
     at.button(key="rlhf_run_sft").click().run()
     wait_for_the_queue(at)
@@ -113,7 +113,9 @@ def test_the_rlhf_lesson_reads_the_finished_run(trained):
     claims = [t.value for t in other.text if t.value.startswith(("✓", "✗"))]
     assert len(claims) == len(lesson.claims)
     assert any(f"{run.policy.reference.mean:.2f} → 学習後 {run.policy.policy.mean:.2f}" in c for c in claims), claims
-    assert any(t.value.startswith("方策の学習後: 「") for t in other.text), "texts after training, for the class to read"
+    assert not any(t.value.startswith("方策の学習後: 「") for t in other.text), "the texts would give the answer away"
+    other.toggle(key="reveal").set_value(True).run()
+    assert any(t.value.startswith("方策の学習後: 「") for t in other.text), "texts after training, with the answer"
 
 
 def test_projector_view_shows_one_step_with_its_figure_first(trained):

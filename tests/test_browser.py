@@ -267,6 +267,35 @@ def test_a_shared_link_opens_its_view_in_chromium(server, artifacts):
         page.screenshot(path=str(artifacts / "shared-link.png"), full_page=True)
 
 
+def test_layer_by_layer_page_in_chromium(server, artifacts):
+    """The logit lens and its tracked words are drawn; the knockout map of
+    鳴 vs 泣 after 鳥が names the head that matters most, and a click on a
+    head opens its attention on the explorer."""
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        query = urllib.parse.urlencode({"page": "layers", "text": "鳥がナク", "pos": "2", "ko_target": "鳴",
+                                        "ko_versus": "泣"})
+        page.goto(f"{server}/?{query}")
+        wait_for_app(page)
+        page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=120_000)
+        assert no_exception(page)
+        page.locator(".st-key-ko_run button").click()
+        ko_map = page.locator(".st-key-knockout_map .js-plotly-plot")
+        ko_map.wait_for(timeout=120_000)
+        page.wait_for_function(
+            "() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=120_000)
+        reading = page.get_by_text("いちばん下がるのは層 15・ヘッド 0").first
+        reading.wait_for(timeout=30_000)
+        ko_map.scroll_into_view_if_needed()
+        page.screenshot(path=str(artifacts / "layers-knockout.png"))
+        ko_map.locator(".scatterlayer .point").nth(15 * 4 + 0).click(force=True)
+        page.wait_for_url("**page=explorer**", timeout=60_000)
+        wait_for_title(page, "層 15・ヘッド 0")
+        state = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(page.url).query))
+        assert (state["layer"], state["head"], state["text"]) == ("15", "0", "鳥がナク")
+        assert no_exception(page)
+
+
 def test_a_projector_link_names_only_positions_the_teacher_chose(server):
     with chromium() as browser:
         page = browser.new_page(viewport={"width": 1024, "height": 768})
@@ -400,7 +429,9 @@ def test_rlhf_page_by_clicks_in_chromium(server, artifacts):
 
         for letter, place in (("B", 1), ("A", 2), ("C", 3), ("D", 3)):  # B > A > C = D: a tie
             control = page.locator(f".st-key-rank_{letter}")
-            control.get_by_role("radio", name=f"{place}位", exact=True).click()  # a segmented control's option
+            option = control.get_by_role("radio", name=f"{place}位", exact=True)  # a segmented control's option
+            if option.get_attribute("aria-checked") != "true":  # a prepared run may have ranked it so already
+                option.click()  # (a click on the chosen option would clear it)
             control.locator("[role=radio][aria-checked=true]").filter(has_text=f"{place}位").wait_for(timeout=60_000)
             _wait_for_script(page)
         caption = page.locator("[data-testid=stCaptionContainer]").filter(has_text="組のペア")

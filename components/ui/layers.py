@@ -65,8 +65,11 @@ def render_knockouts(analysis: Analysis, pos: int) -> None:
     charts.show(charts.knockout_map(analysis, ko), "knockout_map", on_select=_open_clicked_head,
                 selection_mode="points")
     (layer, head, delta), *_ = ko.strongest(1)
+    blocks = [(float(ko.attention[l]), tr("ko_block_attention", layer=l)) for l in range(ko.n_layers)]
+    blocks += [(float(ko.mlp[l]), tr("ko_block_mlp", layer=l)) for l in range(ko.n_layers)]
+    block_delta, block = min(blocks, key=lambda b: b[0])
     notes = [tr("ko_reading", metric=ko.metric, baseline=f"{ko.baseline:.2f}", layer=layer, head=head,
-                delta=f"{delta:+.2f}")]
+                delta=f"{delta:+.2f}", block=block, block_delta=f"{block_delta:+.2f}")]
     for word in (ko.target, ko.versus):
         if word is not None and word.is_partial:
             notes.append(tr("ko_first_token", word=word.text, token=word.label))
@@ -92,7 +95,7 @@ def render() -> None:
     labels = analysis.token_labels
     shell.follow_input("pos", (analysis.model_id, analysis.text), lambda: analysis.n_tokens - 1)
     shell.clamp_state("pos", analysis.n_tokens)
-    row = st.columns([3, 4, 3] if shell.projector() else [4, 3], vertical_alignment="bottom")
+    row = st.columns([4, 3, 3] if shell.projector() else [4, 3], vertical_alignment="bottom")
     choice = None
     if shell.projector():
         choice = row[0].segmented_control(

@@ -98,7 +98,7 @@ def render_claims(lesson: Lesson, loaded) -> None:
     with st.expander(shell.md_escape(tr("lesson_check", model=loaded.model_id))):
         for claim in lesson.claims:
             result = check_claim(claim, lesson, probe)  # never raises: a claim that cannot be checked says why
-            st.text(f"{'✓' if result.ok else '✗'} {result.summary(shell.lang())}")
+            shell.line(f"{'✓' if result.ok else '✗'} {result.summary(shell.lang())}")
 
 
 # ----------------------------------------------------------------- figures
@@ -228,9 +228,16 @@ def render_subject(lesson: Lesson, loaded) -> None:
         run = prepared_run(lesson.rlhf_task, loaded.model_id) if loaded is not None else None
         if run is None:
             shell.say(tr("claim_rlhf_untrained", task=lesson.rlhf_task))
-            return
+        else:
+            st.text(f"「{lesson.text}」…")  # the texts before and after training come with the answer
+
+
+def render_rlhf_texts(lesson: Lesson, loaded) -> None:
+    """Continuations before and after policy training: what the answer talks about."""
+    run = prepared_run(lesson.rlhf_task, loaded.model_id)
+    if run is not None:
         for label, evaluation in ((tr("rlhf_eval_reference"), run.policy.reference), (tr("rlhf_eval_policy"), run.policy.policy)):
-            st.text(f"{label}: " + " / ".join(f"「{s.prompt}」{s.text}" for s in evaluation.samples[:3]))
+            shell.line(f"{label}: " + " / ".join(f"「{s.prompt}」{s.text}" for s in evaluation.samples[:3]))
     elif lesson.page == "generate" and loaded is not None:
         try:
             gen = _generation(lesson, loaded)
@@ -305,7 +312,9 @@ def render() -> None:
         render_subject(lesson, loaded)
         shell.say(tr("lesson_look") + " " + lesson.get("look", lang))
     if st.toggle(tr("lesson_reveal"), key="reveal"):
-        st.success(shell.md_escape(lesson.get("answer", lang)))
+        shell.callout("success", lesson.get("answer", lang))
+        if lesson.page == "rlhf":
+            render_rlhf_texts(lesson, loaded)
     render_claims(lesson, loaded)
     st.button(tr("lesson_open"), key="lesson_open", on_click=_open_view, args=(lesson.page,))
     target = st.session_state.pop("_open_page", None)

@@ -124,7 +124,7 @@ def texts(samples, reward: bool = True, labels=None) -> None:
         line = (f"{labels[i]}: " if labels else "") + f"「{s.prompt}」{s.text}" + ("" if s.ended else " …")
         if reward and s.reward is not None:
             line += f"（{tr('rlhf_reward')} {s.reward:+.2f}）"
-        st.text(line)
+        shell.line(line)
 
 
 # ----------------------------------------------------------------- steps
@@ -164,7 +164,9 @@ def render_step1(task, result, run_settings: RlhfSettings) -> None:
 
 
 def render_sft(sft) -> None:
-    c1, c2 = st.columns(2)
+    """Step 1's result: the log-probabilities before and after (beside the
+    samples; in projector view, across the screen above them)."""
+    c1, c2 = (st.container(), st.container()) if shell.projector() else st.columns(2)
     charts.show(charts.rlhf_sft_figure(sft), "rlhf_sft", container=c1)
     with c2:
         st.markdown("**" + tr("rlhf_sample_title", prompt=sft.sample_prompt) + "**")
@@ -219,7 +221,7 @@ def render_reward(run: RlhfRun) -> None:
                  seconds=f"{reward.fit_seconds:.2f}"))
     letters = {sample.text: letter for letter, sample in zip(LETTERS, reward.candidates)}
     if right:  # which of the class's pairs the reward model orders as the class did
-        st.text("  ".join(f"{'✓' if p.correct else '✗'} {letters.get(p.chosen, '?')} > {letters.get(p.rejected, '?')}"
+        shell.line("  ".join(f"{'✓' if p.correct else '✗'} {letters.get(p.chosen, '?')} > {letters.get(p.rejected, '?')}"
                           f"（{p.reward_chosen:+.2f} / {p.reward_rejected:+.2f}）" for p in right))
     st.markdown("**" + tr("rlhf_fresh_title") + "**")
     texts(reward.fresh)
@@ -242,7 +244,8 @@ def render_step3(result) -> None:
                          gain=f"{policy.gain:+.2f}", se=f"{policy.gain_se:.2f}", kl=f"{policy.policy.kl:.2f}",
                          best=f"{policy.best_of_n.mean:.2f}", n=result.settings.best_of,
                          bound=f"{policy.best_of_n_kl_bound:.2f}", beta=f"{policy.beta:g}",
-                         verdict=tr("rlhf_significant" if significant else "rlhf_not_significant")))
+                         verdict=tr("rlhf_significant" if significant else "rlhf_not_significant",
+                                    ratio=f"{policy.gain / policy.gain_se:.1f}" if policy.gain_se > 0 else "∞")))
         steps = policy.steps
         if steps:
             st.markdown("**" + tr("rlhf_examples_title") + "**")

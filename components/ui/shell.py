@@ -305,6 +305,21 @@ def say(text: str) -> None:
         st.caption(md_escape(text))
 
 
+def line(text: str) -> None:
+    """A line of plain text (a generated sentence, a checked claim): as
+    written, or in projector view at least 20 px (see :func:`say`)."""
+    if projector():
+        st.markdown("##### " + md_escape(text))
+    else:
+        st.text(text)
+
+
+def callout(kind: str, text: str) -> None:
+    """A coloured box (``success``, ``info``, ``warning``) of literal text,
+    at least 20 px in projector view."""
+    getattr(st, kind)(("##### " if projector() else "") + md_escape(text))
+
+
 def explain(text: str) -> None:
     """An explanation tied to the numbers on screen: a box, or in projector
     view large text (see :func:`say`)."""
