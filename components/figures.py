@@ -55,6 +55,14 @@ def style(fig: go.Figure, font_size: int, height: int, title: str = "") -> go.Fi
     return fig
 
 
+def _room_above(fig: go.Figure, font_size: int, title: str, axis_title: bool) -> None:
+    """Room at the top for the title, then an axis drawn on top (its labels
+    and, if any, its title), so that the title never sits on the labels."""
+    if title:
+        labels = font_size + 8 + (2 * font_size + 16 if axis_title else 0)
+        fig.update_layout(margin={"t": int((font_size + 2) * 1.6 + 16 + labels)})
+
+
 def attention_heatmap(
     weights: np.ndarray,  # [query, key]
     masked: np.ndarray,  # [query, key] bool
@@ -579,6 +587,14 @@ def matrix_figure(
     return fig
 
 
+#: longer words are cut in a lens cell (the hover gives them whole)
+LENS_CELL_CHARS = 8
+
+
+def _cell_label(text: str) -> str:
+    return text if len(text) <= LENS_CELL_CHARS else text[: LENS_CELL_CHARS - 1] + "…"
+
+
 def lens_figure(
     top_labels: Sequence[Sequence[str]],  # [row, column] the most probable token's text
     top_probs: np.ndarray,  # [row, column] its probability
@@ -595,12 +611,12 @@ def lens_figure(
 ) -> go.Figure:
     """The logit lens: what each layer (rows, the input at the bottom, the
     output at the top) would predict at each position (columns), written in
-    the cell and coloured by its probability."""
+    the cell (cut to 8 characters) and coloured by its probability."""
     probs = np.asarray(top_probs, dtype=np.float64)
     n_rows, n_cols = probs.shape
     fig = go.Figure(go.Heatmap(
         z=probs, x=list(range(n_cols)), y=list(range(n_rows)), colorscale=WEIGHT_SCALE, zmin=0, zmax=1,
-        text=[[safe(t) for t in row] for row in top_labels], texttemplate="%{text}",
+        text=[[safe(_cell_label(t)) for t in row] for row in top_labels], texttemplate="%{text}",
         textfont={"size": max(9, font_size - 2)}, customdata=np.asarray(hover, dtype=object),
         hovertemplate="%{customdata}<extra></extra>", xgap=1, ygap=1,
         colorbar={"title": {"text": safe(value_name)}, "thickness": 12},
@@ -611,6 +627,7 @@ def lens_figure(
                      title={"text": safe(axis_columns)}, automargin=True, showgrid=False)
     fig.update_yaxes(tickvals=list(range(n_rows)), ticktext=[safe(r) for r in row_labels],
                      title={"text": safe(axis_rows), "standoff": 12}, automargin=True, showgrid=False)
+    _room_above(fig, font_size, title, axis_title=bool(axis_columns))
     if highlight_column is not None:
         fig.add_shape(type="rect", x0=highlight_column - 0.5, x1=highlight_column + 0.5, y0=-0.5, y1=n_rows - 0.5,
                       line={"color": HIGHLIGHT, "width": 3})
@@ -688,6 +705,7 @@ def knockout_figure(
     style(fig, font_size, int(110 + n_layers * (font_size + 12)), title)
     fig.update_xaxes(tickvals=list(range(n_heads + 3)), ticktext=columns, side="top", showgrid=False,
                      zeroline=False, automargin=True)
+    _room_above(fig, font_size, title, axis_title=False)
     fig.update_yaxes(tickvals=list(range(n_layers)), ticktext=[str(l) for l in range(n_layers)],
                      title={"text": safe(axis_layer)}, autorange="reversed", showgrid=False, zeroline=False,
                      automargin=True)

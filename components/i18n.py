@@ -697,8 +697,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "① Run SFT (about 30 s)",
     },
     "rlhf_sft_title": {
-        "ja": "手本の答えの出やすさ（1トークンあたりの対数確率）",
-        "en": "How likely the answers are (log-probability per token)",
+        "ja": "答えの出やすさ（1トークンあたりの対数確率：0 に近いほど出やすい）",
+        "en": "How likely the answers are (log-probability per token: closer to 0 is more likely)",
     },
     "rlhf_demos_set": {
         "ja": "学習した手本",
@@ -721,8 +721,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "no training, demonstrations in the prompt (in-context learning)",
     },
     "rlhf_logprob": {
-        "ja": "対数確率（0 に近いほど出やすい）",
-        "en": "log-probability (closer to 0 is more likely)",
+        "ja": "対数確率",
+        "en": "log-probability",
     },
     "rlhf_sample_title": {
         "ja": "「{prompt}」の続き（同じシード）",

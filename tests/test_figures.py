@@ -161,3 +161,10 @@ def test_grouped_bars_write_each_value_beyond_its_error_bar():
     assert list(labels.y) == [-2.5, 1.75] and list(labels.textposition) == ["bottom center", "top center"]
     plain = figures.grouped_bars_figure(["a"], [("x", [0.25]), ("y", [0.5])])
     assert [list(t.text) for t in plain.data] == [["0.25"], ["0.50"]], "without error bars, on the bars"
+
+
+def test_a_long_word_is_cut_in_its_lens_cell_and_whole_in_the_hover():
+    fig = figures.lens_figure([["␣preponderance", "鳴"]], np.array([[0.5, 0.25]]), [["␣preponderance 50%", "鳴 25%"]],
+                              ["out"], ["0: <bos>", "1: 鳥"])
+    assert list(fig.data[0].text[0]) == ["␣prepon…", "鳴"]
+    assert fig.data[0].customdata[0][0] == "␣preponderance 50%"

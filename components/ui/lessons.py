@@ -229,7 +229,7 @@ def render_subject(lesson: Lesson, loaded) -> None:
         if run is None:
             shell.say(tr("claim_rlhf_untrained", task=lesson.rlhf_task))
         else:
-            st.text(f"「{lesson.text}」…")  # the texts before and after training come with the answer
+            shell.line(f"「{lesson.text}」…")  # the texts before and after training come with the answer
 
 
 def render_rlhf_texts(lesson: Lesson, loaded) -> None:
@@ -241,11 +241,11 @@ def render_rlhf_texts(lesson: Lesson, loaded) -> None:
     elif lesson.page == "generate" and loaded is not None:
         try:
             gen = _generation(lesson, loaded)
-            st.text(f"{tr('gen_text')}: 「{gen.prompt}」{gen.generated_text}")
+            shell.line(f"{tr('gen_text')}: 「{gen.prompt}」{gen.generated_text}")
         except AnalysisError as exc:
             st.warning(shell.md_escape(shell.error_text(exc)))
     else:
-        st.text(" / ".join(f"「{s}」" for s in lesson.sentences))
+        shell.line(" / ".join(f"「{s}」" for s in lesson.sentences))
 
 
 def render_controls(lesson: Lesson) -> None:

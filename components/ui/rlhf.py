@@ -169,7 +169,7 @@ def render_sft(sft) -> None:
     c1, c2 = (st.container(), st.container()) if shell.projector() else st.columns(2)
     charts.show(charts.rlhf_sft_figure(sft), "rlhf_sft", container=c1)
     with c2:
-        st.markdown("**" + tr("rlhf_sample_title", prompt=sft.sample_prompt) + "**")
+        shell.label(tr("rlhf_sample_title", prompt=sft.sample_prompt))
         st.caption(tr("rlhf_before"))
         texts([sft.sample_before], reward=False)
         st.caption(tr("rlhf_after_sft"))
@@ -190,7 +190,7 @@ def render_step2(task, result, run_settings: RlhfSettings) -> None:
 
     def main() -> None:
         candidates = result.sft.candidates
-        st.markdown("**" + tr("rlhf_rank_title", prompt=task.rank_prompt) + "**")
+        shell.label(tr("rlhf_rank_title", prompt=task.rank_prompt))
         for letter, sample in zip(LETTERS, candidates):
             c1, c2 = st.columns([2, 3], vertical_alignment="center")  # room for all four places, even at 1024 px
             st.session_state.setdefault(f"rank_{letter}", PLACES[-1])  # unranked answers share the last place
@@ -213,7 +213,7 @@ def render_step2(task, result, run_settings: RlhfSettings) -> None:
 
 def render_reward(run: RlhfRun) -> None:
     reward = run.reward
-    st.markdown("**" + tr("rlhf_rm_title", ranking=reward.ranking) + "**")
+    shell.label(tr("rlhf_rm_title", ranking=reward.ranking))
     texts(reward.candidates, labels=LETTERS)
     right = [p for p in reward.train_pairs if p.source == "class"]
     shell.say(tr("rlhf_rm_reading", train=f"{reward.train_accuracy:.0%}", held=f"{reward.heldout_accuracy:.0%}",
@@ -223,7 +223,7 @@ def render_reward(run: RlhfRun) -> None:
     if right:  # which of the class's pairs the reward model orders as the class did
         shell.line("  ".join(f"{'✓' if p.correct else '✗'} {letters.get(p.chosen, '?')} > {letters.get(p.rejected, '?')}"
                           f"（{p.reward_chosen:+.2f} / {p.reward_rejected:+.2f}）" for p in right))
-    st.markdown("**" + tr("rlhf_fresh_title") + "**")
+    shell.label(tr("rlhf_fresh_title"))
     texts(reward.fresh)
 
 
@@ -248,7 +248,7 @@ def render_step3(result) -> None:
                                     ratio=f"{policy.gain / policy.gain_se:.1f}" if policy.gain_se > 0 else "∞")))
         steps = policy.steps
         if steps:
-            st.markdown("**" + tr("rlhf_examples_title") + "**")
+            shell.label(tr("rlhf_examples_title"))
             for label, step in zip((tr("rlhf_start"), tr("rlhf_middle"), tr("rlhf_end")),
                                    (steps[0], steps[len(steps) // 2], steps[-1])):
                 st.caption(f"{label}（{tr('rlhf_step')} {step.step}）")

@@ -314,6 +314,11 @@ def line(text: str) -> None:
         st.text(text)
 
 
+def label(text: str) -> None:
+    """A bold line that names what follows (a list of texts): at least 20 px in projector view."""
+    st.markdown(("##### " if projector() else "") + "**" + md_escape(text) + "**")
+
+
 def callout(kind: str, text: str) -> None:
     """A coloured box (``success``, ``info``, ``warning``) of literal text,
     at least 20 px in projector view."""
