@@ -203,24 +203,27 @@ OVERVIEW_WIDTH = 1100
 def render_projector(analysis: Analysis) -> None:
     """Projector view: one line of controls (which figure, and that figure's
     own pickers), then the figure, large; what to look at comes after it."""
-    row = st.columns([4, 5, 3, 3], vertical_alignment="bottom")
-    choice = row[0].segmented_control(
+    # two short rows: at 1024 px one row cannot hold the figure picker and three controls uncut
+    top = st.columns([3, 2], vertical_alignment="bottom")
+    choice = top[0].segmented_control(
         tr("show_figure"), FIGURE_CHOICES["figure"], key="figure", required=True,
         format_func=lambda s: tr(f"figure_{s}"),
     ) or "detail"
     if choice == "detail":
         shell.clamp_state("layer", analysis.n_layers)
         shell.clamp_state("head", analysis.n_heads)
-        row[1].select_slider(tr("layer"), list(range(analysis.n_layers)), key="layer")
-        row[2].segmented_control(tr("head"), list(range(analysis.n_heads)), key="head", required=True)
-        row[3].segmented_control(tr("view"), list(VIEWS), key="view", required=True,
+        top[1].segmented_control(tr("view"), list(VIEWS), key="view", required=True,
                                  format_func=lambda v: tr(f"view_{v}"))
+        row = st.columns([3, 2], vertical_alignment="bottom")
+        row[0].select_slider(tr("layer"), list(range(analysis.n_layers)), key="layer")
+        row[1].segmented_control(tr("head"), list(range(analysis.n_heads)), key="head", required=True)
         head_in_detail(analysis)
         shell.example_note(data.get_model(analysis.model_id))
     elif choice == "next":
-        position_picker(analysis, row[1])
-        row[2].slider(tr("temperature"), 0.1, 2.0, step=0.05, key="temperature")
-        row[3].number_input(tr("top_k"), min_value=1, max_value=50, step=1, key="top_k")
+        row = st.columns([4, 3, 3], vertical_alignment="bottom")
+        position_picker(analysis, row[0])
+        row[1].slider(tr("temperature"), 0.1, 2.0, step=0.05, key="temperature")
+        row[2].number_input(tr("top_k"), min_value=1, max_value=50, step=1, key="top_k")
         next_chart(analysis)
     elif choice == "strip":
         render_morphemes(analysis)

@@ -110,7 +110,7 @@ def render_untrained() -> None:
 
 def render_projector(analysis: Analysis) -> None:
     """Projector view: which figure and its pickers on one line, then the figures."""
-    row = st.columns([4, 6, 3], vertical_alignment="bottom")
+    row = st.columns([5, 5, 3], vertical_alignment="bottom")  # room for the whole figure picker at 1024 px
     choice = row[0].segmented_control(
         tr("show_figure"), FIGURE_CHOICES["mask_figure"], key="mask_figure", required=True,
         format_func=lambda s: tr(f"figure_{s}"),
