@@ -24,6 +24,19 @@ def new_app(model: str = "tiny-random", **state) -> AppTest:
     return at
 
 
+def open_link(params: dict) -> AppTest:
+    """A new session opened with a link's query parameters, run once, with
+    the caches cleared (as a fresh server would have them)."""
+    import streamlit as st
+
+    st.cache_data.clear()
+    at = new_app()
+    at.query_params.update(params)
+    at.run()
+    assert not at.exception
+    return at
+
+
 def charts(at: AppTest) -> dict[str, dict]:
     """Plotly figures on the page, by widget key (head_heatmap, overview, ...)."""
     return {node.proto.id.rsplit("-", 1)[-1]: json.loads(node.proto.spec) for node in at.get("plotly_chart")}

@@ -2,21 +2,15 @@
 
 import numpy as np
 import pytest
-import streamlit as st
 
-from apptest_utils import array, charts, count_model_calls, new_app, tick_labels
+from apptest_utils import array, charts, count_model_calls, open_link, tick_labels
 from components.lens import run_lens
 from components.ui.data import get_model
 
 
 def open_layers(**params):
     """A new session on the layer-by-layer page of the tiny model."""
-    st.cache_data.clear()
-    at = new_app()
-    at.query_params.update({"page": "layers", "model": "tiny-random", **params})
-    at.run()
-    assert not at.exception
-    return at
+    return open_link({"page": "layers", "model": "tiny-random", **params})
 
 
 @pytest.fixture

@@ -3,9 +3,8 @@ entered by clicks, the reward model and the policy, and a finished run
 opened by its link in another session."""
 
 import pytest
-import streamlit as st
 
-from apptest_utils import charts, new_app, unescape_md
+from apptest_utils import charts, open_link, unescape_md
 
 
 @pytest.fixture(scope="module")
@@ -18,12 +17,7 @@ def cache(tmp_path_factory):
 
 
 def open_page(**params):
-    st.cache_data.clear()
-    at = new_app()
-    at.query_params.update({"page": "rlhf", "model": "tiny-random", **params})
-    at.run()
-    assert not at.exception
-    return at
+    return open_link({"page": "rlhf", "model": "tiny-random", **params})
 
 
 def wait_for_the_queue(at):

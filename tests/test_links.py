@@ -3,7 +3,7 @@
 import pytest
 import streamlit as st
 
-from apptest_utils import charts, new_app, tick_labels, unescape_md
+from apptest_utils import charts, new_app, open_link, tick_labels, unescape_md
 from components import links
 from components.ui.shell import DEFAULTS
 
@@ -15,16 +15,6 @@ EVERY_FIELD = {
     "layers_figure": "knockout", "track": "␣drink, 飲", "ko_target": "鳴", "ko_versus": "泣",
     "rlhf_task": "film-review", "rlhf_run": "0123456789abcdef0123", "rlhf_step": 2,
 }
-
-
-def open_link(params: dict):
-    """A new session opened with a shared link's query string."""
-    st.cache_data.clear()
-    at = new_app()
-    at.query_params.update(params)
-    at.run()
-    assert not at.exception
-    return at
 
 
 def test_every_field_round_trips():
