@@ -196,7 +196,8 @@ def render_step2(task, result, run_settings: RlhfSettings) -> None:
             st.session_state.setdefault(f"rank_{letter}", PLACES[-1])  # unranked answers share the last place
             c1.segmented_control(tr("rlhf_place", letter=letter), PLACES, key=f"rank_{letter}",
                                  format_func=lambda p: tr("rlhf_place_n", n=p))
-            c2.text(f"{letter}: 「{sample.prompt}」{sample.text}")
+            with c2:
+                texts([sample], reward=False, labels=[letter])
         groups = ranking_groups()
         pairs = ranking_pairs(groups)
         shell.say(tr("rlhf_pairs", ranking=format_ranking(groups), n=len(pairs),
