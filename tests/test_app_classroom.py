@@ -45,6 +45,8 @@ def test_lesson_sets_its_view_and_reveals_the_answer(app):
     # the lesson's head, as far as the model has it (the tiny model has 2 layers of 2 heads)
     assert (app.session_state["layer"], app.session_state["head"]) == (min(lesson.layer, 1), min(lesson.head, 1))
     assert app.session_state["view"] == lesson.view
+    subject = " / ".join(f"「{text}」" for text in lesson.sentences)
+    assert subject in [t.value for t in app.text], "the lesson shows the sentences it reads"
     assert not app.success
     app.toggle(key="reveal").set_value(True).run()
     assert app.success[0].value.startswith(lesson.get("answer", "ja")[:5])

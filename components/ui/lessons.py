@@ -230,14 +230,6 @@ def render_subject(lesson: Lesson, loaded) -> None:
             shell.say(tr("claim_rlhf_untrained", task=lesson.rlhf_task))
         else:
             shell.line(f"「{lesson.text}」…")  # the texts before and after training come with the answer
-
-
-def render_rlhf_texts(lesson: Lesson, loaded) -> None:
-    """Continuations before and after policy training: what the answer talks about."""
-    run = prepared_run(lesson.rlhf_task, loaded.model_id)
-    if run is not None:
-        for label, evaluation in ((tr("rlhf_eval_reference"), run.policy.reference), (tr("rlhf_eval_policy"), run.policy.policy)):
-            shell.line(f"{label}: " + " / ".join(f"「{s.prompt}」{s.text}" for s in evaluation.samples[:3]))
     elif lesson.page == "generate" and loaded is not None:
         try:
             gen = _generation(lesson, loaded)
@@ -246,6 +238,14 @@ def render_rlhf_texts(lesson: Lesson, loaded) -> None:
             st.warning(shell.md_escape(shell.error_text(exc)))
     else:
         shell.line(" / ".join(f"「{s}」" for s in lesson.sentences))
+
+
+def render_rlhf_texts(lesson: Lesson, loaded) -> None:
+    """Continuations before and after policy training: what the answer talks about."""
+    run = prepared_run(lesson.rlhf_task, loaded.model_id)
+    if run is not None:
+        for label, evaluation in ((tr("rlhf_eval_reference"), run.policy.reference), (tr("rlhf_eval_policy"), run.policy.policy)):
+            shell.line(f"{label}: " + " / ".join(f"「{s.prompt}」{s.text}" for s in evaluation.samples[:3]))
 
 
 def render_controls(lesson: Lesson) -> None:
