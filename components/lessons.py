@@ -210,32 +210,20 @@ def direct_probe(loaded) -> Probe:
         knockouts=lambda text, target, versus, position: remember(
             ("knockouts", text, target, versus, position),
             lambda: run_knockouts(loaded, text, target, versus, position)),
-        rlhf=lambda task_id: remember(("rlhf", task_id), lambda: default_rlhf_run(loaded.model_id, task_id)),
+        rlhf=lambda task_id: remember(("rlhf", task_id), lambda: _default_rlhf_run(loaded.model_id, task_id)),
     )
+
+
+def _default_rlhf_run(model_id: str, task_id: str) -> "RlhfRun | None":
+    from components.rlhf_jobs import default_run  # training code loads only when a claim needs a run
+
+    return default_run(model_id, task_id)
 
 
 def _rlhf_task_ids() -> tuple[str, ...]:
     from components.rlhf_data import task_ids
 
     return task_ids()
-
-
-def default_rlhf_run(model_id: str, task_id: str) -> "RlhfRun | None":
-    """The task's run with the default settings on ``model_id`` (the bundled
-    or the tiny model): opened from the cache, else trained (about two minutes
-    on Gemma) and kept there unless a teacher's run of the task is kept."""
-    from components import models, rlhf, rlhf_jobs
-
-    if model_id not in (models.BUNDLED_ID, models.TINY_ID):
-        return None  # RLHF trains one of those two
-    task = rlhf.load_task(task_id)
-    settings = rlhf.RlhfSettings(model_id=model_id)
-    run = rlhf_jobs.load_result(rlhf.run_key("run", task, settings))
-    if run is None:
-        run = rlhf.run_all(task, settings)
-        if rlhf_jobs.latest_result(task.id, "run", model_id) is None:
-            rlhf_jobs.save_result(run)
-    return run
 
 
 # ------------------------------------------------------------- claim results

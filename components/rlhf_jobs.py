@@ -19,9 +19,9 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import itertools
-import json
 import os
 import re
 import sys
@@ -95,18 +95,28 @@ def save_result(result: SftStage | RlhfRun) -> Path:
     return target
 
 
+@functools.lru_cache(maxsize=16)
+def _parsed(path: str, mtime_ns: int, size: int) -> SftStage | RlhfRun:
+    """A result file, parsed once per version of it (results are frozen)."""
+    return from_json(Path(path).read_text(encoding="utf-8"))
+
+
+def _read(path: Path) -> SftStage | RlhfRun | None:
+    """The result in ``path``, or ``None`` if it is gone, unreadable or from an older format."""
+    try:
+        stat = path.stat()
+        return _parsed(str(path), stat.st_mtime_ns, stat.st_size)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def load_result(key: str) -> SftStage | RlhfRun | None:
     """The finished result with this key, or ``None`` (unknown, evicted,
     unreadable or from an older format). ``key`` comes from a link: it is
     checked, never used as a path."""
     if not is_key(key) or not results_dir().is_dir():
         return None
-    for path in results_dir().glob(f"*/*-{key}.json"):
-        try:
-            return from_json(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
-    return None
+    return next((_read(path) for path in results_dir().glob(f"*/*-{key}.json")), None)
 
 
 def latest_result(task_id: str, kind: str = "run", model_id: str | None = None) -> SftStage | RlhfRun | None:
@@ -117,10 +127,29 @@ def latest_result(task_id: str, kind: str = "run", model_id: str | None = None) 
         return None
     pattern = f"{kind}-{_model_slug(model_id)}-*.json" if model_id else f"{kind}-*.json"
     for path in sorted(folder.glob(pattern), key=lambda p: p.stat().st_mtime, reverse=True):
-        found = load_result(path.stem.rsplit("-", 1)[1])
+        found = _read(path)
         if found is not None:
             return found
     return None
+
+
+def default_run(model_id: str, task_id: str) -> RlhfRun | None:
+    """The task's run with the default settings on ``model_id`` (the bundled
+    or the tiny model): opened from the cache, else trained (about two minutes
+    on Gemma) and kept there unless a run of the task on that model is kept
+    already (a teacher's run is never evicted for it). ``None`` for another model."""
+    from components import rlhf
+
+    if model_id not in (models.BUNDLED_ID, models.TINY_ID):
+        return None  # RLHF trains one of those two
+    task = load_task(task_id)
+    settings = RlhfSettings(model_id=model_id)
+    run = load_result(run_key("run", task, settings))
+    if run is None:
+        run = rlhf.run_all(task, settings)
+        if latest_result(task.id, "run", model_id) is None:
+            save_result(run)
+    return run
 
 
 # ---------------------------------------------------------------- the queue

@@ -64,7 +64,7 @@ def test_the_examples_open_on_what_their_notes_point_at(gemma):
 def test_the_teachers_guide_states_only_measured_numbers(gemma_probe, lang):
     """Every probability, weight, rank and count in docs/teachers*.md is one a
     lesson or an example claim measures on the bundled model, rounded the same way."""
-    from components.lessons import check_claim, load_lessons, stated_numbers
+    from components.lessons import load_lessons
     from components.ui.shell import GUIDES
     from conftest import ROOT
 

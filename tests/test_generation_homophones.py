@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from components.analysis import run_analysis, score_sentences
+from components.analysis import score_sentences
 from components.generation import Settings, distribution, extend, generate, start
 from components.homophones import (
     find_candidates,

@@ -19,7 +19,6 @@ from components import rlhf, rlhf_jobs
 from components import rlhf_train as T
 from components.models import TINY_ID
 from components.rlhf import (
-    LETTERS,
     RlhfInputError,
     RlhfSettings,
     class_pairs,
@@ -385,14 +384,7 @@ def test_cli_trains_stores_and_reuses(cache, capsys):
 def gemma_run(gemma):
     """The default run on Gemma, trained once (or opened from the cache, as
     the class would): the integration tests share it."""
-    settings = RlhfSettings()
-    key = rlhf.run_key("run", TASK, settings, None, None)
-    run = rlhf_jobs.load_result(key)
-    if run is None:
-        run = rlhf.run_all(TASK, settings)
-        if rlhf_jobs.latest_result(TASK.id, "run", settings.model_id) is None:  # never evict a teacher's run
-            rlhf_jobs.save_result(run)
-    return run
+    return rlhf_jobs.default_run(gemma.model_id, TASK.id)
 
 
 @pytest.mark.integration

@@ -14,7 +14,6 @@ from components.sampling import top_tokens
 from components.ui import charts, data, shell
 from components.ui.shell import tr
 from components.views import prefix_text, shorten_left
-from components.views import prefix_text, shorten_left
 
 #: words followed on the rank chart, at most
 MAX_TRACKED = 6

@@ -17,8 +17,6 @@ from components.rlhf import (
     RlhfInputError,
     RlhfRun,
     RlhfSettings,
-    SftStage,
-    class_pairs,
     format_ranking,
     load_task,
     parse_ranking,

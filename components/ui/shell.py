@@ -309,7 +309,7 @@ def line(text: str) -> None:
     """A line of plain text (a generated sentence, a checked claim): as
     written, or in projector view at least 20 px (see :func:`say`)."""
     if projector():
-        st.markdown("##### " + md_escape(text))
+        say(text)
     else:
         st.text(text)
 
