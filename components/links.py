@@ -69,18 +69,18 @@ def _text(value: str) -> str:
     return value
 
 
-def _word(value: str) -> str:
-    """A word typed into a field (a target, a rival): short, one line."""
-    if len(value) > 20 or "\n" in value:
-        raise ValueError(value)
-    return value
+def _one_line(limit: int) -> Callable[[str], str]:
+    """Text typed into a field, kept if it is one line of at most ``limit`` characters."""
+    def parse(value: str) -> str:
+        if len(value) > limit or "\n" in value:
+            raise ValueError(value)
+        return value
+
+    return parse
 
 
-def _word_list(value: str) -> str:
-    """A few words separated by commas (the words a chart follows)."""
-    if len(value) > 100 or "\n" in value:
-        raise ValueError(value)
-    return value
+_word = _one_line(20)  # a word typed into a field (a target, a rival)
+_word_list = _one_line(100)  # a few words separated by commas (the words a chart follows)
 
 
 def _run_key(value: str) -> str:

@@ -47,7 +47,7 @@ def clicked_head(key: str) -> tuple[int, int] | None:
     """The (layer, head) of the marker clicked in the chart ``key`` (its
     customdata), or None: the overview and the knockout map open heads so."""
     state = st.session_state.get(key)
-    points = (state or {}).get("selection", {}).get("points", []) if isinstance(state, dict) or state else []
+    points = (state or {}).get("selection", {}).get("points", [])
     for point in points:
         picked = point.get("customdata")
         if picked and len(picked) == 2:
