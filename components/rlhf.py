@@ -84,10 +84,6 @@ _QUIET = _Reporter(None)
 TIE_MARGIN = 1.0
 
 
-def _no_check() -> None:
-    return None
-
-
 def peak_rss_gb() -> float:
     """The process's peak resident memory so far, GB (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
@@ -161,7 +157,7 @@ def _cycle(prompts: Sequence[str], start: int, n: int) -> list[str]:
 
 def run_sft(
     tc: T.TrainingCopy, task: RlhfTask, settings: RlhfSettings, candidates: Sequence[str] | None = None,
-    report: _Reporter = _QUIET, check=_no_check,
+    report: _Reporter = _QUIET, check=T.no_check,
 ) -> SftReport:
     """Step 1 on ``tc``'s ``sft`` adapter: measure, fine-tune, measure again,
     and draw the samples A-D the class ranks (or take ``candidates``, the
@@ -234,7 +230,7 @@ def rank_by_reward(rewards: Sequence[float], tie: float = TIE_MARGIN) -> tuple[t
 def run_reward_model(
     tc: T.TrainingCopy, task: RlhfTask, settings: RlhfSettings, candidates: Sequence[Sample],
     groups: Sequence[Sequence[str]] | None, fresh: Sequence[Sample] = (), report: _Reporter = _QUIET,
-    check=_no_check,
+    check=T.no_check,
 ) -> tuple[RewardReport, T.LinearHead]:
     """Step 2: fit the Bradley-Terry head on the ranking's pairs of the
     candidates A-D (a tie makes none) plus the task's preference set, and
@@ -288,7 +284,7 @@ def run_reward_model(
 
 def run_policy(
     tc: T.TrainingCopy, task: RlhfTask, settings: RlhfSettings, head: T.LinearHead,
-    report: _Reporter = _QUIET, check=_no_check,
+    report: _Reporter = _QUIET, check=T.no_check,
 ) -> PolicyReport:
     """Step 3: RLOO on a ``policy`` adapter that starts as a copy of ``sft``,
     against ``head``, with a KL penalty ``beta`` to the SFT policy. Then 16
@@ -370,7 +366,7 @@ def run_sft_stage(
     check_task(task)
     settings.check()
     report = _Reporter(progress, only=("load", "sft", "sample"))
-    check = cancel.check if cancel else _no_check
+    check = cancel.check if cancel else T.no_check
     report("load", 0, 1)
     with T.training_copy(settings.model_id, settings.lora_r, settings.seed) as tc:
         check()
@@ -397,7 +393,7 @@ def run_all(
         raise RlhfInputError("bad_candidates", f"Give the {len(LETTERS)} texts A-D that were ranked.")
     key = run_key("run", task, settings, format_ranking(groups) if groups else None, candidates)
     report = _Reporter(progress)
-    check = cancel.check if cancel else _no_check
+    check = cancel.check if cancel else T.no_check
     start = time.perf_counter()
     report("load", 0, 1)
     with T.training_copy(settings.model_id, settings.lora_r, settings.seed) as tc:

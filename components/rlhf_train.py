@@ -49,7 +49,8 @@ def live_copies() -> int:
     return len(_LIVE)
 
 
-def _no_check() -> None:
+def no_check() -> None:
+    """The cancellation check of a run nobody can cancel."""
     return None
 
 
@@ -256,7 +257,7 @@ def sft_train(
     batch: int,
     seed: int,
     on_step: Callable[[int, float], None] | None = None,
-    check: Check = _no_check,
+    check: Check = no_check,
 ) -> list[float]:
     """Fine-tune the active adapter on ``(ids, n_prompt)`` items: the mean
     negative log-likelihood of the answer tokens (and their ``<eos>``).
@@ -298,7 +299,7 @@ def sample(
     max_new: int,
     seed: Sequence[int] | int,
     temperature: float = 1.0,
-    check: Check = _no_check,
+    check: Check = no_check,
 ) -> list[list[int]]:
     """One continuation of each prompt (repeat a prompt for several), drawn
     from the active adapter's full distribution: no top-k or top-p, since the
